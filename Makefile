@@ -1,0 +1,30 @@
+# Two entry points: `make run` (the kiosk on a simulated bath) and `make test` (every test).
+# Each installs what it needs: Debian packages when missing, then a venv in .venv.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint coverage bench clean
+
+run: $(STAMP)
+	$(VENV)/bin/footbath run
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+coverage: $(STAMP)
+	$(PY) -m pytest -q --cov=routines --cov-report=term-missing tests/routines
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+$(STAMP): pyproject.toml tools/debian-packages.sh
+	sh tools/debian-packages.sh
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

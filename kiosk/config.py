@@ -1,0 +1,292 @@
+"""The staff's config file: every key optional, every mistake located (FILE:LINE:COL).
+
+Looked up as `--config PATH`, else `$FOOTBATH_CONFIG`, else /etc/footbath/config.yaml; a
+missing default file means all defaults. The key names are the staff's interface: keep them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from routines import CEILING_C, RoutineError
+from routines.yamldoc import Checker, Node, parse
+
+from .errors import ConfigError
+
+DEFAULT_PATH = Path("/etc/footbath/config.yaml")
+ENV_VAR = "FOOTBATH_CONFIG"
+BCM_PINS = range(2, 28)
+
+
+@dataclass(frozen=True)
+class Paths:
+    routines_dir: Path = Path("/etc/footbath/routines")
+    state_dir: Path = Path("/var/lib/footbath")
+    socket: Path = Path("/run/footbath/footbath.sock")
+
+
+@dataclass(frozen=True)
+class Bath:
+    litres: float = 5.0
+    heater_w: float = 500.0
+    ceiling_c: float = CEILING_C
+
+
+@dataclass(frozen=True)
+class Device:
+    pin: int
+    active_high: bool = True
+
+
+@dataclass(frozen=True)
+class ThermometerConfig:
+    sensor_id: str | None = None
+    devices_dir: Path = Path("/sys/bus/w1/devices")
+
+
+@dataclass(frozen=True)
+class Hardware:
+    simulate: str | bool = "auto"
+    pin_factory: str | None = None
+    thermometer: ThermometerConfig = field(default_factory=ThermometerConfig)
+    heater: Device = Device(17, active_high=False)
+    pump: Device | None = None
+    vibration: Device | None = None
+    buzzer: Device | None = None
+    stop_button: Device | None = None
+    float_switch: Device | None = None
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    language: str = "en"
+    blank_after_s: int = 300
+    volume: float = 0.6
+
+
+@dataclass(frozen=True)
+class Cleaning:
+    required: bool = True
+    contact_s: int = 600
+
+
+@dataclass(frozen=True)
+class Journal:
+    keep_days: int = 180
+
+
+@dataclass(frozen=True)
+class Config:
+    paths: Paths = field(default_factory=Paths)
+    bath: Bath = field(default_factory=Bath)
+    hardware: Hardware = field(default_factory=Hardware)
+    kiosk: KioskSettings = field(default_factory=KioskSettings)
+    cleaning: Cleaning = field(default_factory=Cleaning)
+    journal: Journal = field(default_factory=Journal)
+    mqtt: None = None
+    file: str | None = None  # where it came from; None for the built-in defaults
+
+
+SECTIONS = ("paths", "bath", "hardware", "kiosk", "cleaning", "journal", "mqtt")
+DEVICES = ("heater", "pump", "vibration", "buzzer", "stop_button", "float_switch")
+LANGUAGES = ("en", "de")
+
+
+def resolve_path(explicit: str | os.PathLike | None = None) -> tuple[Path, bool]:
+    """The config file to read, and whether someone asked for it (then it must exist)."""
+    if explicit:
+        return Path(explicit), True
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]), True
+    return DEFAULT_PATH, False
+
+
+def load_config(explicit: str | os.PathLike | None = None) -> Config:
+    path, required = resolve_path(explicit)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"{path}: no such config file; check the path "
+                              f"(--config or ${ENV_VAR})") from None
+        return Config()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    return parse_config(data, str(path))
+
+
+def parse_config(data: bytes | str, file: str) -> Config:
+    try:
+        root = parse(data, file)
+    except RoutineError as exc:
+        raise ConfigError.from_routine_error(exc) from None
+    check = Checker(file)
+    config = _config(check, root, file)
+    check.raise_if_any(ConfigError)  # type: ignore[arg-type]
+    return config
+
+
+def _config(check: Checker, node: Node, file: str) -> Config:
+    config = Config(file=file)
+    if node.kind == "scalar" and node.value is None:
+        return config
+    fields = check.mapping(node, "", optional=SECTIONS)
+    if not fields:
+        return config
+    for name, reader in (("paths", _paths), ("bath", _bath), ("hardware", _hardware),
+                         ("kiosk", _kiosk), ("cleaning", _cleaning), ("journal", _journal)):
+        if name in fields and not _empty(fields[name]):
+            value = reader(check, fields[name], getattr(config, name))
+            config = replace(config, **{name: value})
+    if "mqtt" in fields and not _empty(fields["mqtt"]):
+        check.problem(fields["mqtt"], "mqtt", "MQTT is not available in this version; "
+                                              "leave it out or write mqtt: null")
+    return config
+
+
+def _empty(node: Node) -> bool:
+    return node.kind == "scalar" and node.value is None
+
+
+def _set(check, fields, key, path, read, current):
+    """Read one optional key; keep the current value when absent or bad."""
+    if key not in fields:
+        return current
+    value = read(fields[key], f"{path}.{key}")
+    return current if value is None else value
+
+
+def _path(check: Checker):
+    def read(node: Node, path: str):
+        text = check.text(node, path, max_len=4096)
+        if text is not None and not text.startswith("/"):
+            check.problem(node, path, f"{text!r} is not an absolute path; start it with /")
+            return None
+        return None if text is None else Path(text)
+    return read
+
+
+def _paths(check: Checker, node: Node, current: Paths) -> Paths:
+    fields = check.mapping(node, "paths", optional=("routines_dir", "state_dir", "socket")) or {}
+    return Paths(*(_set(check, fields, key, "paths", _path(check), getattr(current, key))
+                   for key in ("routines_dir", "state_dir", "socket")))
+
+
+def _bath(check: Checker, node: Node, current: Bath) -> Bath:
+    fields = check.mapping(node, "bath", optional=("litres", "heater_w", "ceiling_c")) or {}
+    return Bath(
+        litres=_set(check, fields, "litres", "bath",
+                    lambda n, p: check.number(n, p, lo=1.0, hi=30.0, unit=" L"), current.litres),
+        heater_w=_set(check, fields, "heater_w", "bath",
+                      lambda n, p: check.number(n, p, lo=50, hi=3000, unit=" W"), current.heater_w),
+        ceiling_c=_set(check, fields, "ceiling_c", "bath",
+                       lambda n, p: check.number(n, p, lo=30.0, hi=CEILING_C, unit=" C "
+                                                 "(it may be lowered, never raised)"),
+                       current.ceiling_c),
+    )
+
+
+def _device(check: Checker, name: str, default_active_high: bool):
+    def read(node: Node, path: str):
+        if _empty(node) or (node.kind == "scalar" and node.value is False):
+            return False  # explicitly not fitted
+        fields = check.mapping(node, path, required=("pin",), optional=("active_high",))
+        if fields is None or "pin" not in fields:
+            return None
+        pin = check.number(fields["pin"], f"{path}.pin", lo=BCM_PINS.start, hi=BCM_PINS.stop - 1,
+                           integer=True, unit=" (a BCM GPIO number)")
+        active_high = default_active_high
+        if "active_high" in fields:
+            active_high = check.boolean(fields["active_high"], f"{path}.active_high")
+        if pin is None or active_high is None:
+            return None
+        return Device(pin, active_high)
+    return read
+
+
+def _hardware(check: Checker, node: Node, current: Hardware) -> Hardware:
+    keys = ("simulate", "pin_factory", "thermometer", *DEVICES)
+    fields = check.mapping(node, "hardware", optional=keys) or {}
+    values = {
+        "simulate": _set(check, fields, "simulate", "hardware",
+                         lambda n, p: check.choice(n, p, ("auto", True, False)), current.simulate),
+        "pin_factory": current.pin_factory,
+        "thermometer": current.thermometer,
+    }
+    if "pin_factory" in fields and not _empty(fields["pin_factory"]):
+        values["pin_factory"] = check.choice(fields["pin_factory"], "hardware.pin_factory",
+                                             ("mock", "lgpio", "rpigpio", "pigpio", "native"))
+    if "thermometer" in fields and not _empty(fields["thermometer"]):
+        values["thermometer"] = _thermometer(check, fields["thermometer"], current.thermometer)
+    for name in DEVICES:
+        relay = name in ("heater", "pump")
+        device = _set(check, fields, name, "hardware",
+                      _device(check, name, default_active_high=not relay), getattr(current, name))
+        values[name] = None if device is False else device
+    if values["heater"] is None:
+        check.problem(fields["heater"], "hardware.heater", "the heater cannot be left out; "
+                                                           "give its pin")
+        values["heater"] = current.heater
+    hardware = Hardware(**values)
+    _check_pins_unique(check, fields, hardware)
+    return hardware
+
+
+def _check_pins_unique(check: Checker, fields: dict, hardware: Hardware) -> None:
+    seen: dict[int, str] = {}
+    for name in DEVICES:
+        device = getattr(hardware, name)
+        if device is None:
+            continue
+        if device.pin in seen and name in fields:
+            check.problem(fields[name], f"hardware.{name}.pin",
+                          f"GPIO {device.pin} is also the {seen[device.pin]}; one device per pin")
+        seen.setdefault(device.pin, name)
+
+
+def _thermometer(check: Checker, node: Node, current: ThermometerConfig) -> ThermometerConfig:
+    fields = check.mapping(node, "hardware.thermometer", optional=("sensor_id", "devices_dir")) or {}
+    sensor_id = current.sensor_id
+    if "sensor_id" in fields and not _empty(fields["sensor_id"]):
+        sensor_id = check.text(fields["sensor_id"], "hardware.thermometer.sensor_id", max_len=32,
+                               pattern=r"(28-)?[0-9a-f]{12}",
+                               pattern_help="write the 12 hex digits after '28-', "
+                                            "as listed in /sys/bus/w1/devices")
+        sensor_id = sensor_id.removeprefix("28-") if sensor_id else current.sensor_id
+    devices_dir = _set(check, fields, "devices_dir", "hardware.thermometer", _path(check),
+                       current.devices_dir)
+    return ThermometerConfig(sensor_id, devices_dir)
+
+
+def _kiosk(check: Checker, node: Node, current: KioskSettings) -> KioskSettings:
+    fields = check.mapping(node, "kiosk", optional=("language", "blank_after_s", "volume")) or {}
+    return KioskSettings(
+        language=_set(check, fields, "language", "kiosk",
+                      lambda n, p: check.choice(n, p, LANGUAGES), current.language),
+        blank_after_s=_set(check, fields, "blank_after_s", "kiosk",
+                           lambda n, p: check.number(n, p, lo=30, hi=86400, integer=True, unit=" s"),
+                           current.blank_after_s),
+        volume=_set(check, fields, "volume", "kiosk",
+                    lambda n, p: check.number(n, p, lo=0.0, hi=1.0, unit=" (0 is mute)"),
+                    current.volume),
+    )
+
+
+def _cleaning(check: Checker, node: Node, current: Cleaning) -> Cleaning:
+    fields = check.mapping(node, "cleaning", optional=("required", "contact_s")) or {}
+    return Cleaning(
+        required=_set(check, fields, "required", "cleaning", check.boolean, current.required),
+        contact_s=_set(check, fields, "contact_s", "cleaning",
+                       lambda n, p: check.number(n, p, lo=60, hi=3600, integer=True, unit=" s"),
+                       current.contact_s),
+    )
+
+
+def _journal(check: Checker, node: Node, current: Journal) -> Journal:
+    fields = check.mapping(node, "journal", optional=("keep_days",)) or {}
+    return Journal(keep_days=_set(check, fields, "keep_days", "journal",
+                                  lambda n, p: check.number(n, p, lo=1, hi=3650, integer=True,
+                                                            unit=" days"),
+                                  current.keep_days))

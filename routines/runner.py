@@ -1,0 +1,332 @@
+"""The session runner: one customer's walk through a routine, as a pure state machine.
+
+Time is an argument (`now_s`, any monotonic seconds), so a 30-minute session runs in a test
+in microseconds and the controller decides what clock to trust. Every event either does what
+it says or raises `SessionError`; nothing is silently ignored.
+
+Phases: fill (prompt) -> heating (until the water is within tolerance of the target) ->
+ready (waits for "feet in") -> soaking (countdown, holds the target) -> steps (each massage
+step, per foot where it applies) -> done; or stopped, or fault.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from . import model as m
+from .errors import SessionError
+from .model import Routine, Step
+
+FILL, HEATING, READY, SOAKING, STEPS, DONE, STOPPED, FAULT = (
+    "fill", "heating", "ready", "soaking", "steps", "done", "stopped", "fault")
+PHASES = (FILL, HEATING, READY, SOAKING, STEPS, DONE, STOPPED, FAULT)
+ENDED = (DONE, STOPPED)
+# Heat is wanted while warming, while the water waits for the feet, and during the soak.
+HEAT_PHASES = (HEATING, READY, SOAKING)
+
+STANDARD, GENTLE = "standard", "gentle"
+PROFILES = (STANDARD, GENTLE)
+
+READY_TOLERANCE_C = 0.5  # the DS18B20's own accuracy
+SOAK_BAND_C = 1.0  # further from the target than this and the soak countdown waits
+EXTEND_S = 60
+
+# Why a countdown is not running (the touchscreen words each one).
+USER, WATER_COLD, WATER_HOT, NO_READING = "user", "water_cold", "water_hot", "no_reading"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """The soak (step is None) or one step for one foot (foot None when not per foot)."""
+
+    index: int | None
+    step: Step | None
+    foot: str | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a screen needs, already worked out."""
+
+    phase: str
+    routine_id: str
+    routine_name: str
+    profile: str
+    target_c: float
+    heat_wanted: bool
+    step_index: int | None  # 0-based index into the routine's steps, None outside the steps
+    step_count: int
+    title: str
+    text: str
+    remaining_s: float | None  # the current countdown; None when nothing counts down
+    session_remaining_s: float
+    progress: float  # 0..1 over the soak and the steps
+    rep: int | None
+    reps: int | None
+    rep_s: float | None
+    foot: str | None
+    next_title: str | None
+    paused: bool
+    pause_reason: str | None
+    waiting_for_tap: bool
+    bubbles: bool
+    vibration_pct: int
+    illustration: str | None
+    water_c: float | None
+    fault_code: str | None
+    fault_message: str | None
+
+
+class Session:
+    """One session. Build it with `Session.start`; drive it with events and `tick`."""
+
+    def __init__(self, routine: Routine, profile: str, now_s: float):
+        gentle = profile == GENTLE
+        self.routine = routine
+        self.profile = profile
+        self.target_c = min(routine.soak.target_c, m.GENTLE_TARGET_C) if gentle else routine.soak.target_c
+        self.soak_max_s = m.GENTLE_SOAK_MAX_S if gentle else m.SOAK_MAX_S
+        self.stages = [Stage(None, None, None)] + [
+            Stage(i, step, foot)
+            for i, step in enumerate(routine.steps)
+            for foot in (m.FEET if step.per_foot else (None,))
+        ]
+        self.lengths: list[float | None] = [min(routine.soak.duration_s, self.soak_max_s)] + [
+            None if s.step.wait_for_tap else s.step.foot_s for s in self.stages[1:]]
+        self.phase = FILL
+        self.stage = 0
+        self.elapsed_s = 0.0
+        self.user_paused = False
+        self.water_c: float | None = None
+        self.fault_code: str | None = None
+        self.fault_message: str | None = None
+        self.last_s = now_s
+
+    @classmethod
+    def start(cls, routine: Routine, *, profile: str = STANDARD, now_s: float) -> Session:
+        if profile not in PROFILES:
+            raise SessionError(f"unknown profile {profile!r}; use {' or '.join(PROFILES)}")
+        return cls(routine, profile, now_s)
+
+    # -- events -------------------------------------------------------------------------
+
+    def tick(self, *, now_s: float, water_c: float | None) -> None:
+        """Time passes and a reading arrives (None when there is no valid reading)."""
+        self._advance(now_s)
+        if water_c is not None and not (isinstance(water_c, int | float) and math.isfinite(water_c)):
+            water_c = None
+        self.water_c = water_c
+        if water_c is None:
+            return
+        error = abs(water_c - self.target_c)
+        if self.phase == HEATING and error <= READY_TOLERANCE_C:
+            self.phase = READY
+        elif self.phase == READY and error > SOAK_BAND_C:
+            self.phase = HEATING
+
+    def confirm(self, *, now_s: float) -> None:
+        """The customer taps to go on: basin filled, feet in, or a prompt step done."""
+        self._advance(now_s)
+        if self.phase == FILL:
+            self.phase = HEATING
+        elif self.phase == READY:
+            self._enter(SOAKING, 0)
+        elif self.phase == STEPS and self._length() is None:
+            self._next_stage()
+        else:
+            raise self._refuse("confirm", "there is nothing to confirm")
+
+    def pause(self, *, now_s: float) -> None:
+        self._advance(now_s)
+        if not self._counting_phase() or self._length() is None:
+            raise self._refuse("pause", "only a running countdown can be paused")
+        if self.user_paused:
+            raise self._refuse("pause", "it is already paused")
+        self.user_paused = True
+
+    def resume(self, *, now_s: float) -> None:
+        self._advance(now_s)
+        if not self.user_paused:
+            raise self._refuse("resume", "it is not paused")
+        self.user_paused = False
+
+    def next(self, *, now_s: float) -> None:
+        """Skip the rest of the soak or of the current step."""
+        self._advance(now_s)
+        if not self._counting_phase():
+            raise self._refuse("next", "only the soak and the steps can be skipped")
+        self._next_stage()
+
+    def back(self, *, now_s: float) -> None:
+        """Go back to the start of the previous step (or foot)."""
+        self._advance(now_s)
+        if self.phase != STEPS or self.stage <= 1:
+            raise self._refuse("back", "there is no earlier step to go back to")
+        self._enter(STEPS, self.stage - 1)
+
+    def extend(self, *, now_s: float, seconds: float = EXTEND_S) -> None:
+        """Add time to the current countdown (+1 min), within the routine's limits."""
+        self._advance(now_s)
+        length = self._length() if self._counting_phase() else None
+        if length is None:
+            raise self._refuse("extend", "only a running countdown can be extended")
+        if not (isinstance(seconds, int | float) and math.isfinite(seconds) and seconds > 0):
+            raise SessionError(f"cannot extend by {seconds!r}; give a positive number of seconds")
+        limit = self.soak_max_s if self.phase == SOAKING else m.STEP_MAX_S
+        step = self.stages[self.stage].step
+        if step is not None and step.rep_s:  # a paced step grows by whole repetitions
+            seconds = math.ceil(seconds / step.rep_s) * step.rep_s
+            limit = limit // step.rep_s * step.rep_s
+        if length >= limit:
+            raise self._refuse("extend", f"it is already at its longest ({m.format_duration(limit)})")
+        self.lengths[self.stage] = min(limit, length + seconds)
+
+    def stop(self, *, now_s: float) -> None:
+        self._advance(now_s)
+        if self.phase in ENDED:
+            raise self._refuse("stop", "the session has already ended")
+        self.phase = STOPPED
+        self.user_paused = False
+
+    def fault(self, *, now_s: float, code: str, message: str) -> None:
+        """The bath reports a fault: everything stops until a person steps in."""
+        self._advance(now_s)
+        if self.phase in (*ENDED, FAULT):
+            raise self._refuse("fault", "the session has already ended")
+        self.phase = FAULT
+        self.fault_code, self.fault_message = code, message
+
+    # -- what the screen shows ----------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        stage = self.stages[self.stage]
+        in_stage = self._counting_phase()
+        step = stage.step if in_stage else None
+        length = self._length() if in_stage else None
+        remaining = max(0.0, length - self.elapsed_s) if length is not None else None
+        later = sum(self._estimate(i) for i in range(self.stage + 1, len(self.stages)))
+        if in_stage:
+            current = remaining if remaining is not None else self._estimate(self.stage)
+            session_remaining = current + later
+        elif self.phase in (FILL, HEATING, READY):
+            session_remaining = sum(self._estimate(i) for i in range(len(self.stages)))
+        else:
+            session_remaining = 0.0
+        total = sum(self._estimate(i) for i in range(len(self.stages)))
+        progress = 1.0 if self.phase == DONE else (
+            0.0 if not in_stage else min(1.0, max(0.0, 1 - session_remaining / total)))
+        rep = reps = None
+        if step is not None and step.reps is not None and step.rep_s and length is not None:
+            reps = round(length / step.rep_s)
+            rep = min(reps, int(self.elapsed_s // step.rep_s) + 1)
+        nxt = self.stages[self.stage + 1] if in_stage and self.stage + 1 < len(self.stages) else None
+        if self.phase in (FILL, HEATING, READY):
+            nxt = self.stages[0]
+        title, text = self._words(stage)
+        gentle_cap = m.GENTLE_VIBRATION_MAX_PCT if self.profile == GENTLE else 100
+        actuators = step or self.routine.soak
+        return Snapshot(
+            phase=self.phase,
+            routine_id=self.routine.id,
+            routine_name=self.routine.name,
+            profile=self.profile,
+            target_c=self.target_c,
+            heat_wanted=self.phase in HEAT_PHASES,
+            step_index=stage.index if in_stage else None,
+            step_count=len(self.routine.steps),
+            title=title,
+            text=text,
+            remaining_s=remaining,
+            session_remaining_s=session_remaining,
+            progress=progress,
+            rep=rep,
+            reps=reps,
+            rep_s=step.rep_s if step is not None else None,
+            foot=stage.foot if in_stage else None,
+            next_title=(nxt.step.title if nxt.step else "Soak") if nxt else None,
+            paused=self._hold_reason() is not None,
+            pause_reason=self._hold_reason(),
+            waiting_for_tap=self.phase in (FILL, READY) or (in_stage and length is None),
+            bubbles=bool(in_stage and actuators.bubbles),
+            vibration_pct=min(actuators.vibration_pct, gentle_cap) if in_stage else 0,
+            illustration=step.illustration if step else None,
+            water_c=self.water_c,
+            fault_code=self.fault_code,
+            fault_message=self.fault_message,
+        )
+
+    # -- inside -------------------------------------------------------------------------
+
+    def _counting_phase(self) -> bool:
+        return self.phase in (SOAKING, STEPS)
+
+    def _length(self) -> float | None:
+        return self.lengths[self.stage]
+
+    def _estimate(self, i: int) -> float:
+        length = self.lengths[i]
+        return m.PROMPT_ESTIMATE_S if length is None else length
+
+    def _hold_reason(self) -> str | None:
+        if not self._counting_phase() or self._length() is None:
+            return None
+        if self.user_paused:
+            return USER
+        if self.phase != SOAKING:
+            return None
+        if self.water_c is None:
+            return NO_READING
+        if self.water_c < self.target_c - SOAK_BAND_C:
+            return WATER_COLD
+        if self.water_c > self.target_c + SOAK_BAND_C:
+            return WATER_HOT
+        return None
+
+    def _advance(self, now_s: float) -> None:
+        """Let time run up to now_s; a clock that steps back is treated as standing still."""
+        if not (isinstance(now_s, int | float) and math.isfinite(now_s)):
+            raise SessionError(f"now_s must be a finite number of seconds, not {now_s!r}")
+        dt = max(0.0, now_s - self.last_s)
+        self.last_s = max(self.last_s, now_s)
+        if self._hold_reason() is not None or not self._counting_phase():
+            return
+        self.elapsed_s += dt
+        while self._counting_phase():
+            length = self._length()
+            if length is None or self.elapsed_s < length:
+                return
+            overflow = self.elapsed_s - length
+            self._next_stage()
+            self.elapsed_s = overflow if self._length() is not None else 0.0
+
+    def _next_stage(self) -> None:
+        if self.stage + 1 >= len(self.stages):
+            self.phase = DONE
+            self.user_paused = False
+            return
+        self._enter(STEPS, self.stage + 1)
+
+    def _enter(self, phase: str, stage: int) -> None:
+        self.phase, self.stage, self.elapsed_s, self.user_paused = phase, stage, 0.0, False
+
+    def _refuse(self, event: str, why: str) -> SessionError:
+        return SessionError(f"cannot {event} while {self.phase}: {why}")
+
+    def _words(self, stage: Stage) -> tuple[str, str]:
+        r = self.routine
+        if self.phase == FILL:
+            return "Fill the basin", "Fill the basin with warm water up to the line, then tap Continue."
+        if self.phase == HEATING:
+            return "Warming the water", f"The water is warming to {self.target_c:.1f} C."
+        if self.phase == READY:
+            return "Ready", f"The water is at {self.target_c:.1f} C. Put your feet in, then tap Start."
+        if self.phase == DONE:
+            return "All done", "Dry your feet well, including between the toes. Staff will clean the basin."
+        if self.phase == STOPPED:
+            return "Stopped", "The session has stopped and the heater is off."
+        if self.phase == FAULT:
+            return "Please call staff", self.fault_message or ""
+        if stage.step is None:
+            return "Soak", r.soak.additives or f"Relax with your feet in the water at {self.target_c:.1f} C."
+        return stage.step.title, stage.step.say
