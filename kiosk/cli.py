@@ -9,7 +9,7 @@ from importlib import metadata
 from routines.model import CEILING_C, ILLUSTRATIONS
 
 from .config import DEFAULT_PATH, ENV_VAR, load_config
-from .errors import KioskError
+from .errors import ConfigError, KioskError
 
 ROUTINE_FORMAT = f"""\
 routine files (YAML, one routine per file, in paths.routines_dir):
@@ -32,14 +32,22 @@ def _version() -> str:
         return "unknown"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH",
+def _add_config_option(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("--config", metavar="PATH", default=default,
                         help=f"config file (default: ${ENV_VAR}, else {DEFAULT_PATH})")
 
+
+def build_parser() -> argparse.ArgumentParser:
+    # `--config` is accepted before and after the command. A subcommand copies every value it
+    # holds over the top-level ones, so its own default must be "not set" (SUPPRESS), or
+    # `footbath --config X routines list` would quietly fall back to the default file.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_config_option(common, argparse.SUPPRESS)
+
     parser = argparse.ArgumentParser(
-        prog="footbath", parents=[common],
+        prog="footbath",
         description="Foot-bath session kiosk: the bath controller, the touchscreen and staff tools.")
+    _add_config_option(parser, None)
     parser.add_argument("--version", action="version", version=f"footbath {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -86,6 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return dispatch(args)
+    except ConfigError as exc:
+        if not exc.problems:
+            print(f"footbath: {exc}", file=sys.stderr)
+            return 1
+        # One located problem a line, as compilers print them, so editors can jump to each.
+        print("footbath: the config file has errors; fix them and run the command again:",
+              file=sys.stderr)
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
     except KioskError as exc:
         print(f"footbath: {exc}", file=sys.stderr)
         return 1

@@ -241,7 +241,9 @@ def _check_pins_unique(check: Checker, fields: dict, hardware: Hardware) -> None
         if device is None:
             continue
         if device.pin in seen and name in fields:
-            check.problem(fields[name], f"hardware.{name}.pin",
+            node = fields[name]
+            where = node.entries["pin"][1] if "pin" in node.entries else node  # point at the number
+            check.problem(where, f"hardware.{name}.pin",
                           f"GPIO {device.pin} is also the {seen[device.pin]}; one device per pin")
         seen.setdefault(device.pin, name)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from routines import LOCAL, Library, Routine, RoutineError, format_duration, load_library
+from routines import LOCAL, Library, Problem, Routine, RoutineError, format_duration, load_library
 from routines.model import ID_PATTERN
 from routines.schema import parse_routine
 from routines.yamldoc import parse
@@ -138,11 +139,9 @@ def cmd_check(config: Config, files: list[str], out=sys.stdout, err=sys.stderr) 
 
 
 def cmd_new(config: Config, routine_id: str, out=sys.stdout) -> int:
-    import re
-
     if not re.fullmatch(ID_PATTERN, routine_id):
         raise KioskError(f"{routine_id!r} is not a routine id; use lower-case letters, digits, "
-                         "- and _, like 'morning'")
+                         "- and _, up to 32 characters, like 'morning'")
     folder = config.paths.routines_dir
     path = folder / f"{routine_id}.yaml"
     library = library_for(config)
@@ -150,12 +149,15 @@ def cmd_new(config: Config, routine_id: str, out=sys.stdout) -> int:
     if existing and existing.source == LOCAL:
         raise KioskError(f"routine {routine_id!r} already exists in {existing.file}; "
                          f"use `footbath routines edit {routine_id}`")
+    if existing:
+        # A blank template under a shipped id would silently replace that routine on the screen.
+        raise KioskError(f"routine {routine_id!r} is a shipped routine; choose another id, or "
+                         f"change it with `footbath routines edit {routine_id}` (a local copy)")
     if path.exists():
         raise KioskError(f"{path} already exists; choose another id or edit that file")
     _ensure_dir(folder)
-    write_atomic(path, TEMPLATE.format(id=routine_id, file=path).encode())
-    note = " (it overrides the shipped routine of that id)" if existing else ""
-    print(f"created {path}{note}; edit it with `footbath routines edit {routine_id}`", file=out)
+    _save(path, TEMPLATE.format(id=routine_id, file=path).encode())
+    print(f"created {path}; edit it with `footbath routines edit {routine_id}`", file=out)
     return EXIT_OK
 
 
@@ -164,6 +166,14 @@ def _ensure_dir(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise KioskError(f"cannot create the routines dir {folder}: {exc.strerror}") from None
+
+
+def _save(path: Path, data: bytes, mode: int = 0o644) -> None:
+    try:
+        write_atomic(path, data, mode=mode)
+    except OSError as exc:
+        raise KioskError(f"cannot write {path}: {exc.strerror}; check the routines dir's "
+                         "permissions and free space") from None
 
 
 def cmd_edit(config: Config, routine_id: str, *, ask=input, out=sys.stdout) -> int:
@@ -177,9 +187,16 @@ def cmd_edit(config: Config, routine_id: str, *, ask=input, out=sys.stdout) -> i
         target = Path(local.file)  # a broken local file: let staff fix it
     elif entry:
         target = config.paths.routines_dir / f"{routine_id}.yaml"  # a local copy of a shipped one
+        if target.exists():
+            raise KioskError(f"{target} holds another routine; rename that file, then edit "
+                             f"{routine_id!r} again")
     else:
         raise KioskError(f"no routine {routine_id!r}; create it with `footbath routines new {routine_id}`")
-    original = target.read_bytes() if target.exists() else _shipped_bytes(entry)
+    try:
+        original = target.read_bytes() if target.exists() else _shipped_bytes(entry)
+        mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
+    except OSError as exc:
+        raise KioskError(f"cannot read {target}: {exc.strerror}; check its permissions") from None
     _ensure_dir(target.parent)
 
     fd, tmp_name = tempfile.mkstemp(prefix=f"{routine_id}.", suffix=".yaml")
@@ -189,29 +206,48 @@ def cmd_edit(config: Config, routine_id: str, *, ask=input, out=sys.stdout) -> i
         copy.write_bytes(original)
         while True:
             _run_editor(copy)
-            body = strip_error_header(copy.read_bytes())
+            try:
+                body = strip_error_header(copy.read_bytes())
+            except FileNotFoundError:
+                raise KioskError(f"the editor removed the copy it was editing; {target} "
+                                 "is unchanged") from None
             if body == original:
                 print("no changes; nothing saved", file=out)
                 return EXIT_OK
             try:
-                parse_routine(body, str(target), ceiling_c=config.bath.ceiling_c)
+                _validate(body, str(target), routine_id, config.bath.ceiling_c)
             except RoutineError as exc:
                 copy.write_bytes(error_header(exc, body, str(target)) + body)
                 print(exc, file=out)
-                answer = ask("Errors found. (e)dit again or (a)bandon your changes? [e] ")
+                try:
+                    answer = ask("Errors found. (e)dit again or (a)bandon your changes? [e] ")
+                except EOFError:  # no one to answer (stdin closed): never save a broken file
+                    print(file=out)
+                    answer = "a"
                 if answer.strip().lower().startswith("a"):
                     print(f"abandoned; {target} is unchanged", file=out)
                     return EXIT_INVALID
                 continue
             if target.exists():
                 backup = target.with_name(target.name + ".bak")
-                shutil.copy2(target, backup)
+                _save(backup, target.read_bytes(), mode)  # what is there now, as visudo does
                 print(f"previous version kept as {backup}", file=out)
-            write_atomic(target, body)
+            _save(target, body, mode)
             print(f"saved {target}", file=out)
             return EXIT_OK
     finally:
         copy.unlink(missing_ok=True)
+
+
+def _validate(body: bytes, file: str, routine_id: str, ceiling_c: float) -> None:
+    """The routine must be valid and keep its id: the file name and other files rely on it."""
+    routine = parse_routine(body, file, ceiling_c=ceiling_c)
+    if routine.id != routine_id:
+        at = parse(body, file).entries["id"][1]
+        raise RoutineError.from_problems([Problem(
+            file, at.line, at.col, "id",
+            f"changed from {routine_id!r} to {routine.id!r}; an edit keeps the id (make a new "
+            f"routine with `footbath routines new {routine.id}`)")])
 
 
 def _shipped_bytes(entry) -> bytes:
@@ -226,7 +262,8 @@ def error_header(exc: RoutineError, body: bytes, file: str) -> bytes:
     shift = len(problems) + 2
     lines = [f"{ERROR_MARK} this file has errors; fix them and save (you may also abandon)."]
     for p in problems:
-        lines.append(f"{ERROR_MARK} line {p.line + shift}, column {p.col}: {p.path}: {p.message}")
+        message = " ".join(p.message.split())  # one line each, or the shift above would be wrong
+        lines.append(f"{ERROR_MARK} line {p.line + shift}, column {p.col}: {p.path}: {message}")
     lines.append(f"{ERROR_MARK} (these lines are removed when the file is saved)")
     return ("\n".join(lines) + "\n").encode()
 

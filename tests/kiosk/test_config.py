@@ -1,0 +1,363 @@
+"""The staff's config file (DESIGN.md section 4): every key optional, every mistake located."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kiosk import config as config_module
+from kiosk.config import (
+    DEVICES,
+    Config,
+    Device,
+    load_config,
+    parse_config,
+    resolve_path,
+)
+from kiosk.errors import ConfigError, KioskError
+
+# The sample of DESIGN.md section 4, as staff will copy it.
+SAMPLE = """\
+paths:
+  routines_dir: /etc/footbath/routines
+  state_dir: /var/lib/footbath          # journal
+  socket: /run/footbath/footbath.sock
+bath:
+  litres: 5.0
+  heater_w: 500
+  ceiling_c: 40.0                       # may be lowered, never raised above 40.0
+hardware:
+  simulate: auto                        # auto (simulate when no Pi hardware), true, false
+  pin_factory: null                     # gpiozero's default; "mock" runs real code on mock pins
+  thermometer:
+    sensor_id: null                     # null: the only sensor on the bus
+    devices_dir: /sys/bus/w1/devices    # point the real w1thermsensor code at a fake bus
+  heater:       {pin: 17, active_high: false}
+  pump:         {pin: 27, active_high: false}   # optional, like every device below
+  vibration:    {pin: 18}
+  buzzer:       {pin: 22}
+  stop_button:  {pin: 23}
+  float_switch: {pin: 24}
+kiosk: {language: en, blank_after_s: 300, volume: 0.6}
+cleaning: {required: true, contact_s: 600}
+journal: {keep_days: 180}
+mqtt: null
+"""
+
+
+def problems_of(text: str, file: str = "c.yaml"):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, file)
+    return caught.value.problems
+
+
+def only_problem(text: str):
+    problems = problems_of(text)
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+# -- the sample and the defaults ----------------------------------------------------------
+
+
+def test_the_design_sample_parses_to_what_it_says():
+    config = parse_config(SAMPLE, "config.yaml")
+    assert config.file == "config.yaml"
+    assert config.paths.routines_dir == Path("/etc/footbath/routines")
+    assert config.paths.state_dir == Path("/var/lib/footbath")
+    assert config.paths.socket == Path("/run/footbath/footbath.sock")
+    assert (config.bath.litres, config.bath.heater_w, config.bath.ceiling_c) == (5.0, 500.0, 40.0)
+    hw = config.hardware
+    assert (hw.simulate, hw.pin_factory) == ("auto", None)
+    assert hw.thermometer.sensor_id is None
+    assert hw.thermometer.devices_dir == Path("/sys/bus/w1/devices")
+    assert hw.heater == Device(17, active_high=False)
+    assert hw.pump == Device(27, active_high=False)
+    # Relays default to active-low (the common relay boards); the others to active-high.
+    assert [getattr(hw, n) for n in DEVICES[2:]] == [Device(18), Device(22), Device(23), Device(24)]
+    assert (config.kiosk.language, config.kiosk.blank_after_s, config.kiosk.volume) == ("en", 300, 0.6)
+    assert (config.cleaning.required, config.cleaning.contact_s) == (True, 600)
+    assert config.journal.keep_days == 180
+    assert config.mqtt is None
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# nothing set yet\n", "~\n", "---\n", "\ufeff"],
+                         ids=["empty", "blank-lines", "comments", "null", "doc-start", "bom"])
+def test_an_empty_file_is_valid_and_means_all_defaults(text):
+    config = parse_config(text, "c.yaml")
+    assert replace(config, file=None) == Config()
+    assert config.file == "c.yaml"
+
+
+def test_defaults_are_the_documented_ones():
+    config = Config()
+    assert config.paths.routines_dir == Path("/etc/footbath/routines")
+    assert config.bath.ceiling_c == 40.0
+    assert config.hardware.heater == Device(17, active_high=False)
+    assert all(getattr(config.hardware, n) is None for n in DEVICES[1:])  # only the heater is required
+    assert config.mqtt is None
+
+
+@pytest.mark.parametrize("section", ["paths", "bath", "hardware", "kiosk", "cleaning", "journal",
+                                     "mqtt"])
+def test_an_empty_section_keeps_its_defaults(section):
+    config = parse_config(f"{section}:\n", "c.yaml")
+    assert replace(config, file=None) == Config()
+
+
+# Every key of the sample, alone or with any others, parses to the sample's value, and every
+# key left out keeps its default: keys are independent and all optional.
+SAMPLE_DATA = yaml.safe_load(SAMPLE)
+SAMPLE_CONFIG = parse_config(SAMPLE, "sample.yaml")
+DEFAULTS = Config()
+
+
+def _section_subsets():
+    parts = {}
+    for section, body in SAMPLE_DATA.items():
+        if isinstance(body, dict):
+            keys = sorted(body)
+            parts[section] = st.none() | st.lists(st.sampled_from(keys), unique=True)
+        else:
+            parts[section] = st.none() | st.just([])
+    return st.fixed_dictionaries(parts)
+
+
+@settings(max_examples=200, deadline=None)
+@given(chosen=_section_subsets())
+def test_every_key_is_optional_and_independent(chosen):
+    data = {section: {k: SAMPLE_DATA[section][k] for k in keys} if SAMPLE_DATA[section] else None
+            for section, keys in chosen.items() if keys is not None}
+    config = parse_config(yaml.safe_dump(data, sort_keys=False), "c.yaml")
+    for section, body in SAMPLE_DATA.items():
+        if not isinstance(body, dict):
+            continue
+        for key in body:
+            picked = chosen[section] is not None and key in chosen[section]
+            source = SAMPLE_CONFIG if picked else DEFAULTS
+            expected = getattr(getattr(source, section), key)
+            assert getattr(getattr(config, section), key) == expected, (section, key)
+
+
+# -- mistakes, located ---------------------------------------------------------------------
+
+
+def test_an_unknown_key_is_located_and_a_close_one_suggested():
+    problem = only_problem("bath:\n  litres: 5\npahts:\n  socket: /run/x.sock\n")
+    assert (problem.file, problem.line, problem.col, problem.path) == ("c.yaml", 3, 1, "pahts")
+    assert "unknown key" in problem.message
+    assert "did you mean 'paths'?" in problem.message
+
+
+def test_an_unknown_nested_key_is_located():
+    problem = only_problem("hardware:\n  thermometer:\n    sensor: 0123456789ab\n")
+    assert (problem.line, problem.col, problem.path) == (3, 5, "hardware.thermometer.sensor")
+    assert "allowed keys: sensor_id, devices_dir" in problem.message
+
+
+def test_a_problem_prints_as_file_line_col_path_message():
+    problem = only_problem("kiosk:\n  volume: 1.5\n")
+    assert str(problem) == ("c.yaml:2:11: kiosk.volume: 1.5 is out of range; "
+                            "allowed: a number from 0.0 to 1.0 (0 is mute)")
+
+
+BAD_VALUES = [
+    # (document, path, line, col, what the message must say)
+    ("bath:\n  litres: 0.5\n", "bath.litres", 2, 11, "out of range"),
+    ("bath:\n  litres: five\n", "bath.litres", 2, 11, "'five' is not a number"),
+    ("bath:\n  heater_w: .nan\n", "bath.heater_w", 2, 13, "out of range"),
+    ("bath:\n  heater_w: 20000\n", "bath.heater_w", 2, 13, "from 50 to 3000 W"),
+    ("bath: 5\n", "bath", 1, 7, "not a mapping"),
+    ("paths:\n  socket: run/footbath.sock\n", "paths.socket", 2, 11, "not an absolute path"),
+    ("paths:\n  routines_dir: 5\n", "paths.routines_dir", 2, 17, "not text"),
+    ("hardware:\n  simulate: maybe\n", "hardware.simulate", 2, 13, "allowed: 'auto', true, false"),
+    ("hardware:\n  pin_factory: gpio\n", "hardware.pin_factory", 2, 16, "'mock'"),
+    ("hardware:\n  heater: {pin: 40}\n", "hardware.heater.pin", 2, 17, "BCM GPIO number"),
+    ("hardware:\n  heater: {pin: 1}\n", "hardware.heater.pin", 2, 17, "from 2 to 27"),
+    ("hardware:\n  pump: {pin: 5.5}\n", "hardware.pump.pin", 2, 15, "not a whole number"),
+    ("hardware:\n  pump: {active_high: true}\n", "hardware.pump.pin", 2, 9, "required"),
+    ("hardware:\n  pump: {pin: 5, active_high: low}\n", "hardware.pump.active_high", 2, 31,
+     "true or false"),
+    ("hardware:\n  heater: null\n", "hardware.heater", 2, 11, "heater cannot be left out"),
+    ("hardware:\n  thermometer:\n    sensor_id: 28-XYZ\n", "hardware.thermometer.sensor_id", 3, 16,
+     "12 hex digits"),
+    ("hardware:\n  thermometer:\n    devices_dir: sys/bus\n", "hardware.thermometer.devices_dir",
+     3, 18, "not an absolute path"),
+    ("kiosk:\n  language: fr\n", "kiosk.language", 2, 13, "allowed: 'en', 'de'"),
+    ("kiosk:\n  blank_after_s: 10\n", "kiosk.blank_after_s", 2, 18, "from 30 to 86400 s"),
+    ("cleaning:\n  required: 1\n", "cleaning.required", 2, 13, "true or false"),
+    ("cleaning:\n  contact_s: 5\n", "cleaning.contact_s", 2, 14, "out of range"),
+    ("journal:\n  keep_days: -1\n", "journal.keep_days", 2, 14, "out of range"),
+    ("mqtt:\n  host: broker.local\n", "mqtt", 2, 3, "write mqtt: null"),
+    ("- paths\n", "(file)", 1, 1, "not a mapping"),
+]
+
+
+@pytest.mark.parametrize(("text", "path", "line", "col", "says"), BAD_VALUES,
+                         ids=[case[1] for case in BAD_VALUES])
+def test_a_bad_value_is_an_error_at_its_place(text, path, line, col, says):
+    problem = only_problem(text)
+    assert (problem.path, problem.line, problem.col) == (path, line, col)
+    assert says in problem.message
+
+
+def test_every_problem_is_reported_in_one_pass_in_file_order():
+    text = "kiosk:\n  language: fr\n  volume: 2\nbath:\n  ceiling_c: 45\njournal:\n  keep: 9\n"
+    problems = problems_of(text)
+    assert [(p.line, p.path) for p in problems] == [
+        (2, "kiosk.language"), (3, "kiosk.volume"), (5, "bath.ceiling_c"), (7, "journal.keep")]
+
+
+@pytest.mark.parametrize(("text", "line", "col", "says"), [
+    ("bath:\n\tlitres: 5\n", 2, 1, "tab"),
+    ("bath: [1, 2\n", 2, 1, "not valid YAML"),
+    ("bath:\n  litres: 5\n  litres: 6\n", 3, 3, "duplicate key 'litres'"),
+    ("bath: !!python/object:os.system {}\n", 1, 7, "tag"),
+])
+def test_broken_yaml_is_a_located_config_error(text, line, col, says):
+    problem = only_problem(text)
+    assert (problem.line, problem.col) == (line, col)
+    assert says in problem.message
+
+
+def test_config_error_is_the_kiosk_root_and_a_value_error():
+    with pytest.raises(KioskError) as caught:
+        parse_config("bath: {litres: 0}\n", "c.yaml")
+    assert isinstance(caught.value, ValueError)
+    assert str(caught.value).startswith("c.yaml:1:16: bath.litres: ")
+
+
+# -- the ceiling ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ceiling_c", [30.0, 37.0, 39.5, 40.0])
+def test_the_ceiling_may_be_lowered(ceiling_c):
+    assert parse_config(f"bath:\n  ceiling_c: {ceiling_c}\n", "c.yaml").bath.ceiling_c == ceiling_c
+
+
+@pytest.mark.parametrize("ceiling_c", ["40.01", "40.5", "45", "100", ".inf"])
+def test_the_ceiling_is_never_raised_above_40(ceiling_c):
+    problem = only_problem(f"bath:\n  ceiling_c: {ceiling_c}\n")
+    assert (problem.path, problem.line, problem.col) == ("bath.ceiling_c", 2, 14)
+    assert "to 40.0 C" in problem.message
+    assert "never raised" in problem.message
+
+
+@settings(max_examples=200, deadline=None)
+@given(ceiling_c=st.floats(min_value=0.0, max_value=1000.0))
+def test_the_ceiling_is_accepted_exactly_from_30_to_40(ceiling_c):
+    text = f"bath:\n  ceiling_c: {ceiling_c!r}\n"
+    if 30.0 <= ceiling_c <= 40.0:
+        assert parse_config(text, "c.yaml").bath.ceiling_c == ceiling_c
+    else:
+        assert only_problem(text).path == "bath.ceiling_c"
+
+
+# -- pins ----------------------------------------------------------------------------------
+
+
+def test_a_device_on_the_heaters_default_pin_is_refused_at_its_pin():
+    problem = only_problem("hardware:\n  pump: {pin: 17}\n")
+    assert (problem.path, problem.line, problem.col) == ("hardware.pump.pin", 2, 15)
+    assert "GPIO 17 is also the heater" in problem.message
+
+
+def test_two_optional_devices_on_one_pin_are_refused_at_the_second():
+    problem = only_problem("hardware:\n  buzzer:\n    pin: 5\n  stop_button:\n    pin: 5\n")
+    assert (problem.path, problem.line, problem.col) == ("hardware.stop_button.pin", 5, 10)
+    assert problem.message == "GPIO 5 is also the buzzer; one device per pin"
+
+
+def test_every_device_sharing_a_pin_is_reported():
+    problems = problems_of("hardware:\n  heater: {pin: 5}\n  pump: {pin: 5}\n  buzzer: {pin: 5}\n")
+    assert [p.path for p in problems] == ["hardware.pump.pin", "hardware.buzzer.pin"]
+
+
+def test_moving_the_heater_frees_its_default_pin():
+    hw = parse_config("hardware:\n  heater: {pin: 5}\n  pump: {pin: 17}\n", "c.yaml").hardware
+    assert (hw.heater, hw.pump) == (Device(5, active_high=False), Device(17, active_high=False))
+
+
+@pytest.mark.parametrize("value", ["null", "false"])
+def test_an_optional_device_can_be_written_as_not_fitted(value):
+    assert parse_config(f"hardware:\n  pump: {value}\n", "c.yaml").hardware.pump is None
+
+
+def test_a_sensor_id_is_kept_without_its_family_prefix():
+    text = "hardware:\n  thermometer:\n    sensor_id: 28-0123456789ab\n"
+    assert parse_config(text, "c.yaml").hardware.thermometer.sensor_id == "0123456789ab"
+
+
+# -- where the file comes from -------------------------------------------------------------
+
+
+@pytest.fixture
+def no_default_file(monkeypatch, tmp_path):
+    """Point the built-in default at a file that does not exist: tests never read /etc."""
+    monkeypatch.setattr(config_module, "DEFAULT_PATH", tmp_path / "etc" / "config.yaml")
+    monkeypatch.delenv("FOOTBATH_CONFIG", raising=False)
+    return config_module.DEFAULT_PATH
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_a_missing_default_file_means_all_defaults(no_default_file):
+    assert resolve_path(None) == (no_default_file, False)
+    assert load_config() == Config()  # file None: nothing was read
+
+
+def test_the_default_file_is_read_when_present(no_default_file):
+    no_default_file.parent.mkdir()
+    write(no_default_file, "bath:\n  litres: 7\n")
+    config = load_config()
+    assert (config.bath.litres, config.file) == (7.0, str(no_default_file))
+
+
+def test_the_environment_beats_the_default(no_default_file, monkeypatch, tmp_path):
+    no_default_file.parent.mkdir()
+    write(no_default_file, "bath:\n  litres: 7\n")
+    env = write(tmp_path / "env.yaml", "bath:\n  litres: 8\n")
+    monkeypatch.setenv("FOOTBATH_CONFIG", str(env))
+    assert resolve_path(None) == (env, True)
+    assert load_config().bath.litres == 8.0
+
+
+def test_the_option_beats_the_environment(no_default_file, monkeypatch, tmp_path):
+    env = write(tmp_path / "env.yaml", "bath:\n  litres: 8\n")
+    explicit = write(tmp_path / "option.yaml", "bath:\n  litres: 9\n")
+    monkeypatch.setenv("FOOTBATH_CONFIG", str(env))
+    assert resolve_path(str(explicit)) == (explicit, True)
+    config = load_config(str(explicit))
+    assert (config.bath.litres, config.file) == (9.0, str(explicit))
+
+
+def test_a_missing_explicit_file_is_an_error(no_default_file, tmp_path):
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError, match="no such config file") as caught:
+        load_config(missing)
+    assert str(missing) in str(caught.value)
+
+
+def test_a_missing_file_named_by_the_environment_is_an_error(no_default_file, monkeypatch, tmp_path):
+    monkeypatch.setenv("FOOTBATH_CONFIG", str(tmp_path / "nope.yaml"))
+    with pytest.raises(ConfigError, match=r"\$FOOTBATH_CONFIG"):
+        load_config()
+
+
+def test_an_unreadable_config_path_is_an_error(no_default_file, tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_config(tmp_path)  # a directory
+
+
+def test_a_bad_file_reports_its_own_path(no_default_file, tmp_path):
+    path = write(tmp_path / "config.yaml", "bath:\n  ceiling_c: 41\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    (problem,) = caught.value.problems
+    assert str(problem).startswith(f"{path}:2:14: bath.ceiling_c: ")
