@@ -7,6 +7,7 @@ version stays in use, so a typo made while a customer waits never takes a routin
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 from .errors import Problem, RoutineError
 from .model import CEILING_C, Routine
 from .schema import parse_routine
-from .yamldoc import parse
+from .yamldoc import DOCUMENT, MAX_BYTES, parse
 
 SHIPPED = "shipped"
 LOCAL = "local"
@@ -52,6 +53,8 @@ def shipped_documents() -> list[tuple[str, bytes]]:
 
 
 def local_files(routines_dir: Path | None) -> list[Path]:
+    """The routine files staff keep: editor backups (`x.yaml.bak`, `x.yaml~`) and dotfiles
+    (`.x.yaml.swp`, hidden copies) are not routines. Raises OSError when the dir cannot be read."""
     if routines_dir is None or not routines_dir.is_dir():
         return []
     return sorted(p for p in routines_dir.iterdir()
@@ -60,6 +63,8 @@ def local_files(routines_dir: Path | None) -> list[Path]:
 
 def load_library(routines_dir: Path | None, *, ceiling_c: float = CEILING_C,
                  previous: Library | None = None) -> Library:
+    """Every routine on offer, and every problem found on the way; never raises for a bad file."""
+    ceiling_c = min(ceiling_c, CEILING_C)
     entries: dict[str, Entry] = {}
     problems: list[Problem] = []
     for name, data in shipped_documents():
@@ -70,19 +75,24 @@ def load_library(routines_dir: Path | None, *, ceiling_c: float = CEILING_C,
             continue
         entries[routine.id] = Entry(routine, SHIPPED, name)
 
-    kept_by_file = {e.file: e for e in previous or () if e.source == LOCAL}
+    try:
+        paths = local_files(routines_dir)
+    except OSError as exc:
+        paths = []
+        problems.append(Problem(str(routines_dir), 1, 1, DOCUMENT, f"cannot read the routines dir: "
+                                f"{exc.strerror}; check the path and its permissions"))
+    # A good version loaded earlier stays while its file is broken, unless the ceiling has
+    # since been lowered below it.
+    kept_by_file = {e.file: e for e in previous or ()
+                    if e.source == LOCAL and e.routine.soak.target_c <= ceiling_c}
     local_ids: dict[str, str] = {}
-    for path in local_files(routines_dir):
+    for path in paths:
         file = str(path)
         try:
-            data = path.read_bytes()
+            data = _read(path, file)
             routine = parse_routine(data, file, ceiling_c=ceiling_c)
             if routine.id in local_ids:
                 raise _duplicate(data, file, routine.id, local_ids[routine.id])
-        except OSError as exc:
-            problems.append(Problem(file, 1, 1, "(file)",
-                                    f"cannot read: {exc.strerror}; check its permissions"))
-            continue
         except RoutineError as exc:
             problems.extend(exc.problems)
             kept = kept_by_file.get(file)
@@ -93,6 +103,22 @@ def load_library(routines_dir: Path | None, *, ceiling_c: float = CEILING_C,
         local_ids[routine.id] = file
         entries[routine.id] = Entry(routine, LOCAL, file)
     return Library(entries, tuple(problems))
+
+
+def _read(path: Path, file: str) -> bytes:
+    """The file's bytes, reading no more than the size limit: a stray huge file must not fill
+    the Pi's memory. An unreadable file is a problem like any other."""
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_BYTES + 1)
+            size = os.fstat(stream.fileno()).st_size
+    except OSError as exc:
+        message = f"cannot read: {exc.strerror}; check its permissions"
+    else:
+        if len(data) <= MAX_BYTES:
+            return data
+        message = f"file is {size} bytes; at most {MAX_BYTES} bytes are allowed"
+    raise RoutineError.from_problems([Problem(file, 1, 1, DOCUMENT, message)])
 
 
 def _duplicate(data: bytes, file: str, routine_id: str, other: str) -> RoutineError:

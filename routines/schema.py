@@ -58,7 +58,7 @@ def _soak(check: Checker, node: Node, ceiling_c: float) -> Soak | None:
     if "duration_s" in fields:
         duration = check.number(fields["duration_s"], "soak.duration_s", lo=m.SOAK_MIN_S,
                                 hi=m.SOAK_MAX_S, integer=True, unit=" s")
-    if "additives" in fields and fields["additives"].value is not None:
+    if "additives" in fields and not _empty(fields["additives"]):
         additives = check.text(fields["additives"], "soak.additives", max_len=m.ADDITIVES_MAX)
     if "bubbles" in fields:
         bubbles = check.boolean(fields["bubbles"], "soak.bubbles")
@@ -68,6 +68,11 @@ def _soak(check: Checker, node: Node, ceiling_c: float) -> Soak | None:
     if None in (target, duration, additives, bubbles, vibration):
         return None
     return Soak(target, duration, additives, bubbles, vibration)  # type: ignore[arg-type]
+
+
+def _empty(node: Node) -> bool:
+    """`additives:` with nothing after it means none, like leaving the key out."""
+    return node.kind == "scalar" and node.value is None
 
 
 def _steps(check: Checker, node: Node) -> tuple[Step | None, ...]:
@@ -89,7 +94,7 @@ def _step(check: Checker, node: Node, path: str) -> Step | None:
     if fields is None:
         return None
     values: dict = {}
-    ok = True
+    ok = "title" in fields and "say" in fields  # a missing one is reported already
 
     def take(key, value):
         nonlocal ok
