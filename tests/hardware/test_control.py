@@ -1,0 +1,193 @@
+"""The heater control laws: their rules on any input, and their figures on the simulated bath.
+
+The rules (off without a reading, off at the target, a relay's minimum times, the switching
+budget) are checked on arbitrary reading sequences; the figures on the same scenarios and
+seeds the benchmark prints (`python -m bench.control`), deterministically.
+"""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bench.control import SCENARIOS, Scenario, measure, simulate
+from hardware.control import BangBang, HeaterControl, Relay
+from hardware.errors import HardwareError
+from hardware.thermal import BathParams
+
+SCENARIO = {s.name: s for s in SCENARIOS}
+MIN_ON_S, MIN_OFF_S, BUDGET_PER_H = 10.0, 10.0, 30.0
+
+
+def check_rules(ticks, *, min_cycle_s: float = 0.0) -> None:
+    """ticks: (now_s, reading or None, target_c, heater) per tick, in order."""
+    on_since = off_since = last_closed = None
+    was_on = False
+    for now, reading, target, on in ticks:
+        if reading is None or reading >= target:
+            assert not on, f"heater on at {now} s with reading {reading} and target {target}"
+        if on and not was_on:
+            if off_since is not None:
+                assert now - off_since >= MIN_OFF_S - 1e-9, f"closed {now - off_since:.1f} s after opening"
+            if last_closed is not None:
+                assert now - last_closed >= min_cycle_s - 1e-9, f"closed twice within {now - last_closed} s"
+            on_since = last_closed = now
+        elif was_on and not on:
+            if reading is not None and reading < target:  # not a safety cut
+                assert now - on_since >= MIN_ON_S - 1e-9, f"opened {now - on_since:.1f} s after closing"
+            off_since = now
+        was_on = on
+
+
+def drive(controller, steps):
+    now, ticks = 0.0, []
+    for dt, reading, target in steps:
+        now += dt
+        on = controller.tick(now_s=now, water_c=reading, target_c=target)
+        assert isinstance(on, bool)
+        ticks.append((now, reading, target, on))
+    return ticks
+
+
+STEPS = st.lists(
+    st.tuples(st.floats(0.2, 40.0), st.none() | st.floats(20.0, 45.0), st.sampled_from([37.0, 38.0, 40.0])),
+    min_size=1, max_size=80)
+
+
+@given(STEPS)
+@settings(max_examples=200, deadline=None)
+def test_bang_bang_keeps_the_rules_on_any_readings(steps):
+    check_rules(drive(BangBang(0.3), steps))
+
+
+@given(STEPS)
+@settings(max_examples=100, deadline=None)
+def test_heater_control_keeps_the_rules_and_the_budget_on_any_readings(steps):
+    check_rules(drive(HeaterControl(), steps), min_cycle_s=3600 / BUDGET_PER_H)
+
+
+@pytest.mark.parametrize("make", [lambda: BangBang(0.3), HeaterControl])
+def test_a_missing_reading_opens_the_relay_at_once_even_inside_the_minimum_on_time(make):
+    control = make()
+    assert control.tick(now_s=0.0, water_c=30.0, target_c=38.0)
+    assert control.tick(now_s=1.0, water_c=30.1, target_c=38.0)
+    assert not control.tick(now_s=2.0, water_c=None, target_c=38.0)
+    assert not control.tick(now_s=2.9, water_c=None, target_c=38.0)
+
+
+@pytest.mark.parametrize("make", [lambda: BangBang(0.3), HeaterControl])
+def test_reaching_the_target_opens_the_relay_at_once(make):
+    control = make()
+    assert control.tick(now_s=0.0, water_c=37.0, target_c=40.0)
+    assert not control.tick(now_s=1.0, water_c=37.0, target_c=37.0)  # target lowered under it
+    assert not control.tick(now_s=30.0, water_c=37.5, target_c=37.0)
+
+
+def test_bang_bang_is_craftbeerpis_hysteresis():
+    control = BangBang(0.3, min_on_s=0, min_off_s=0)
+    readings = [37.8, 37.69, 37.8, 37.99, 38.0, 37.8, 37.71, 37.6]
+    wanted = [False, True, True, True, False, False, False, True]
+    assert [control.tick(now_s=i, water_c=r, target_c=38.0) for i, r in enumerate(readings)] == wanted
+
+
+def test_the_relay_counts_closures_and_keeps_its_minimum_times():
+    relay = Relay(min_on_s=10, min_off_s=5, min_cycle_s=60)
+    assert relay.set(0, True)
+    assert relay.set(5, False)  # held: minimum on time
+    assert not relay.set(10, False)
+    assert not relay.set(30, True)  # held: one closure per 60 s
+    assert relay.set(60, True)
+    assert not relay.set(61, True, cut=True)
+    assert relay.closures == 2
+
+
+def test_time_running_backwards_and_nonsense_settings_are_refused():
+    control = HeaterControl()
+    control.tick(now_s=10.0, water_c=30.0, target_c=38.0)
+    with pytest.raises(HardwareError, match="backwards"):
+        control.tick(now_s=9.0, water_c=30.0, target_c=38.0)
+    with pytest.raises(HardwareError, match="litres"):
+        HeaterControl(litres=0)
+    with pytest.raises(HardwareError, match="band"):
+        BangBang(0.0)
+
+
+# On the simulated bath: the benchmark's scenarios.
+
+def run(scenario: Scenario, controller, seed: int = 0):
+    trace = simulate(scenario, controller, seed=seed)
+    return trace, measure(trace, scenario)
+
+
+def heater_control(scenario: Scenario) -> HeaterControl:
+    return HeaterControl(heater_w=scenario.params.heater_w, litres=scenario.params.litres)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_still_water_500w_overshoots_less_than_0_3_c(seed):
+    scenario = SCENARIO["still_500w"]
+    _, ours = run(scenario, heater_control(scenario), seed)
+    assert ours["overshoot_c"] < 0.3
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bang_bang_overshoots_as_calibrated(seed):
+    _, theirs = run(SCENARIO["still_500w"], BangBang(0.3), seed)
+    assert 1.1 < theirs["overshoot_c"] < 1.6
+    assert theirs["hold_band_c"] > 1.5
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_heater_control_beats_bang_bang_side_by_side(scenario):
+    trace, ours = run(scenario, heater_control(scenario))
+    _, theirs = run(scenario, BangBang(0.3))
+    assert ours["overshoot_c"] < min(0.3, theirs["overshoot_c"])
+    assert ours["ready_s"] <= 1.10 * max(theirs["ready_s"], 1.0)
+    assert ours["hold_rms_c"] < theirs["hold_rms_c"]
+    assert ours["hold_rms_c"] < 0.35  # the target is 0.2: see bench.control.NOTE for still water
+    assert ours["closures_per_h"] <= BUDGET_PER_H
+    # The rules held all along, and readings never showed the heater on at the target.
+    ticks = [(t, r, scenario.target_c, on)
+             for t, r, on in zip(trace.t_s, trace.reading_c, trace.heater, strict=True)]
+    check_rules(ticks, min_cycle_s=3600 / BUDGET_PER_H)
+
+
+def test_the_hold_stays_near_the_target_for_an_hour():
+    scenario = Scenario("hour", "5 L still, an hour's hold", start_c=38.0, hold_s=3600.0)
+    _, ours = run(scenario, heater_control(scenario), seed=4)
+    assert ours["overshoot_c"] < 0.3
+    assert -0.3 < ours["hold_mean_c"] < 0.0
+    assert 20 <= ours["closures_per_h"] <= BUDGET_PER_H
+
+
+@pytest.mark.parametrize(("params", "lowest_s", "highest_s"), [
+    (BathParams(), 55.0, 100.0),
+    (BathParams(stirred=True), 0.0, 30.0),
+])
+def test_it_learns_the_probes_lag(params, lowest_s, highest_s):
+    scenario = Scenario("lag", "", params)
+    control = heater_control(scenario)
+    run(scenario, control)
+    assert lowest_s <= control.lag_s <= highest_s
+
+
+def test_it_learns_a_basin_filled_fuller_than_configured():
+    scenario = Scenario("fuller", "8 L in a basin configured for 5 L", BathParams(litres=8.0))
+    control = HeaterControl(heater_w=500.0, litres=5.0)
+    _, ours = run(scenario, control)
+    assert control.capacity_j_per_k / 4186 == pytest.approx(8.0, rel=0.2)
+    assert ours["overshoot_c"] < 0.3
+
+
+@pytest.mark.parametrize("params", [
+    BathParams(loss_w_at_38=80.0), BathParams(loss_w_at_38=180.0), BathParams(room_c=15.0),
+    BathParams(element_tau_s=10.0), BathParams(element_tau_s=30.0),
+    BathParams(mixing_delay_s=60.0, probe_tau_s=40.0), BathParams(stirred=True, heater_w=300.0),
+], ids=["loss80", "loss180", "room15", "element10", "element30", "lag100", "stirred300"])
+def test_a_basin_unlike_the_reference_still_does_not_overshoot_much(params):
+    """What the controller assumes (120 W at 38 C, a 20 s element) is not what this basin
+    does: the learning must keep the overshoot small (0.5 C, against bang-bang's 1-2 C)."""
+    for start_c in (30.0, 37.0):
+        scenario = Scenario("unlike", "", params, start_c=start_c)
+        _, ours = run(scenario, heater_control(scenario))
+        assert ours["overshoot_c"] < 0.5
+        assert ours["ready_s"] is not None
