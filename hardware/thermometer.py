@@ -5,8 +5,9 @@ Reading: a trusted temperature or the fault that stands in for it, never the las
 `ThermometerReader` does those reads one after another on its own thread, so the control loop
 never waits on the bus.
 
-w1thermsensor is imported only inside functions: importing it runs modprobe unless
-W1THERMSENSOR_NO_KERNEL_MODULE=1 is set, and nothing may happen at import time. Its devices
+w1thermsensor is imported only inside functions, and never allowed to run modprobe: importing
+it does so unless W1THERMSENSOR_NO_KERNEL_MODULE=1 is set, which needs root, sleeps, and is the
+dtoverlay's job on a Pi anyway (a missing bus is reported here, with what to check). Its devices
 directory is a class attribute (`W1ThermSensor.BASE_DIRECTORY`); each thermometer gets its own
 subclass instead of changing that attribute, so two thermometers on two directories in one
 process never see each other's bus.
@@ -15,6 +16,7 @@ process never see each other's bus.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +35,14 @@ WIRING_HELP = ("check that config.txt on the boot partition has dtoverlay=w1-gpi
                "4.7 kOhm pull-up between data and 3.3 V")
 
 
+def _library():
+    """The w1thermsensor module, imported without its modprobe."""
+    os.environ["W1THERMSENSOR_NO_KERNEL_MODULE"] = "1"
+    import w1thermsensor
+
+    return w1thermsensor
+
+
 class UnreadableFileError(HardwareError):
     """A w1_slave file that is empty, cut short or garbled: there is no temperature in it."""
 
@@ -45,9 +55,10 @@ def _sensor_class(devices_dir: Path) -> type:
     temperature. Telling these apart needs the text of the one read: reading the file again
     would start another 0.75 s conversion and may see other data.
     """
-    from w1thermsensor import NoSensorFoundError, SensorNotReadyError, W1ThermSensor
+    lib = _library()
+    NoSensorFoundError, SensorNotReadyError = lib.NoSensorFoundError, lib.SensorNotReadyError
 
-    class BusSensor(W1ThermSensor):
+    class BusSensor(lib.W1ThermSensor):
         BASE_DIRECTORY = Path(devices_dir)
 
         def get_raw_sensor_strings(self) -> list[str]:
@@ -94,22 +105,16 @@ class Thermometer:
 
     def read(self) -> Reading:
         """One conversion (blocking). A sensor problem comes back as a bad Reading, never raised."""
-        from w1thermsensor import (
-            NoSensorFoundError,
-            ResetValueError,
-            SensorNotReadyError,
-            W1ThermSensorError,
-        )
-
+        lib = _library()
         try:
             raw_c = float(self._sensor.get_temperature())
-        except NoSensorFoundError:
+        except lib.NoSensorFoundError:
             return Reading(self.clock(), None, MISSING)
-        except SensorNotReadyError:
+        except lib.SensorNotReadyError:
             return Reading(self.clock(), None, CRC)
-        except ResetValueError:
+        except lib.ResetValueError:
             return Reading(self.clock(), None, POWER_ON, 85.0)
-        except (UnreadableFileError, W1ThermSensorError, IndexError, ValueError) as exc:
+        except (UnreadableFileError, lib.W1ThermSensorError, IndexError, ValueError) as exc:
             # IndexError/ValueError: the library's decoding of a file cut short, when `sensor=`
             # is a plain library sensor without the checks above.
             log.debug("thermometer %s: unreadable: %s", self.sensor_id, exc)  # the Reading says it
@@ -123,7 +128,8 @@ def open_sensor(devices_dir: Path, sensor_id: str | None = None) -> Any:
     Opened directly rather than with the library's `W1ThermSensor()`, which sleeps and retries
     for a second when the bus is empty.
     """
-    from w1thermsensor import Sensor, W1ThermSensorError
+    lib = _library()
+    Sensor, W1ThermSensorError = lib.Sensor, lib.W1ThermSensorError
 
     devices_dir, wanted = Path(devices_dir), None
     if sensor_id is not None:

@@ -73,6 +73,12 @@ class Cleaning:
 
 
 @dataclass(frozen=True)
+class SessionLimits:
+    idle_off_s: int = 120  # after a session, every output off once idle this long
+    margin_s: int = 3600  # warming, waiting and pauses allowed on top of a routine's length
+
+
+@dataclass(frozen=True)
 class Journal:
     keep_days: int = 180
 
@@ -84,13 +90,17 @@ class Config:
     hardware: Hardware = field(default_factory=Hardware)
     kiosk: KioskSettings = field(default_factory=KioskSettings)
     cleaning: Cleaning = field(default_factory=Cleaning)
+    session: SessionLimits = field(default_factory=SessionLimits)
     journal: Journal = field(default_factory=Journal)
     mqtt: None = None
     file: str | None = None  # where it came from; None for the built-in defaults
 
 
-SECTIONS = ("paths", "bath", "hardware", "kiosk", "cleaning", "journal", "mqtt")
+SECTIONS = ("paths", "bath", "hardware", "kiosk", "cleaning", "session", "journal", "mqtt")
 DEVICES = ("heater", "pump", "vibration", "buzzer", "stop_button", "float_switch")
+# Relay boards switch on a low input; buttons and float switches close to GND against the
+# Pi's pull-up. Only the motor driver and the buzzer are driven high.
+ACTIVE_HIGH = ("vibration", "buzzer")
 LANGUAGES = ("en", "de")
 
 
@@ -136,7 +146,8 @@ def _config(check: Checker, node: Node, file: str) -> Config:
     if not fields:
         return config
     for name, reader in (("paths", _paths), ("bath", _bath), ("hardware", _hardware),
-                         ("kiosk", _kiosk), ("cleaning", _cleaning), ("journal", _journal)):
+                         ("kiosk", _kiosk), ("cleaning", _cleaning), ("session", _session),
+                         ("journal", _journal)):
         if name in fields and not _empty(fields[name]):
             value = reader(check, fields[name], getattr(config, name))
             config = replace(config, **{name: value})
@@ -221,9 +232,9 @@ def _hardware(check: Checker, node: Node, current: Hardware) -> Hardware:
     if "thermometer" in fields and not _empty(fields["thermometer"]):
         values["thermometer"] = _thermometer(check, fields["thermometer"], current.thermometer)
     for name in DEVICES:
-        relay = name in ("heater", "pump")
         device = _set(check, fields, name, "hardware",
-                      _device(check, name, default_active_high=not relay), getattr(current, name))
+                      _device(check, name, default_active_high=name in ACTIVE_HIGH),
+                      getattr(current, name))
         values[name] = None if device is False else device
     if values["heater"] is None:
         check.problem(fields["heater"], "hardware.heater", "the heater cannot be left out; "
@@ -283,6 +294,18 @@ def _cleaning(check: Checker, node: Node, current: Cleaning) -> Cleaning:
         contact_s=_set(check, fields, "contact_s", "cleaning",
                        lambda n, p: check.number(n, p, lo=60, hi=3600, integer=True, unit=" s"),
                        current.contact_s),
+    )
+
+
+def _session(check: Checker, node: Node, current: SessionLimits) -> SessionLimits:
+    fields = check.mapping(node, "session", optional=("idle_off_s", "margin_s")) or {}
+    return SessionLimits(
+        idle_off_s=_set(check, fields, "idle_off_s", "session",
+                        lambda n, p: check.number(n, p, lo=10, hi=3600, integer=True, unit=" s"),
+                        current.idle_off_s),
+        margin_s=_set(check, fields, "margin_s", "session",
+                      lambda n, p: check.number(n, p, lo=600, hi=7200, integer=True, unit=" s"),
+                      current.margin_s),
     )
 
 

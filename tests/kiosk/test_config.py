@@ -76,8 +76,10 @@ def test_the_design_sample_parses_to_what_it_says():
     assert hw.thermometer.devices_dir == Path("/sys/bus/w1/devices")
     assert hw.heater == Device(17, active_high=False)
     assert hw.pump == Device(27, active_high=False)
-    # Relays default to active-low (the common relay boards); the others to active-high.
-    assert [getattr(hw, n) for n in DEVICES[2:]] == [Device(18), Device(22), Device(23), Device(24)]
+    # Relays default to active-low (the common relay boards), buttons and the float switch to a
+    # contact closing to GND against the pull-up; the motor driver and the buzzer to active-high.
+    assert [getattr(hw, n) for n in DEVICES[2:]] == [
+        Device(18), Device(22), Device(23, active_high=False), Device(24, active_high=False)]
     assert (config.kiosk.language, config.kiosk.blank_after_s, config.kiosk.volume) == ("en", 300, 0.6)
     assert (config.cleaning.required, config.cleaning.contact_s) == (True, 600)
     assert config.journal.keep_days == 180

@@ -1,0 +1,299 @@
+"""`footbath serve`: the one process that touches the bath.
+
+Builds the real rig and thermometer, or the simulated bath when configured or when no Pi
+hardware is present, then runs the control loop at the sensor's pace and the local API
+beside it. Outputs reflect the supervisor's decision within one reading.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from hardware.errors import HardwareError
+from hardware.reading import MISSING, Reading
+from routines import Library, load_library
+
+from .config import Config
+from .controller import Controller
+from .errors import KioskError
+from .journal import Journal
+from .pins import PinStore
+from .server import ApiServer
+from .watchdog import Watchdog
+
+log = logging.getLogger(__name__)
+
+LOOP_TIMEOUT_S = 1.0  # the loop runs at least this often, readings or not
+RELOAD_EVERY_S = 2.0  # how often the routines dir is looked at
+PI_MODEL = Path("/proc/device-tree/model")
+
+
+def on_a_pi() -> bool:
+    try:
+        return "Raspberry Pi" in PI_MODEL.read_text(errors="replace")
+    except OSError:
+        return False
+
+
+def should_simulate(config: Config) -> bool:
+    choice = config.hardware.simulate
+    if choice == "auto":
+        return not (on_a_pi() and config.hardware.thermometer.devices_dir.is_dir())
+    return bool(choice)
+
+
+class RoutinesWatcher:
+    """Reloads the library when a file in the routines dir changes (a cheap stat poll).
+
+    A running session keeps the routine it started with; a bad file is kept out with its
+    problems in `status`, and the last good version of that routine stays in use.
+    """
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.signature: tuple = ()
+        self.library: Library = self.load(None)
+
+    def _signature(self) -> tuple:
+        folder = self.config.paths.routines_dir
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            return tuple((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in entries)
+        except OSError:
+            return ("missing",)
+
+    def load(self, previous: Library | None) -> Library:
+        self.signature = self._signature()
+        return load_library(self.config.paths.routines_dir, ceiling_c=self.config.bath.ceiling_c,
+                            previous=previous)
+
+    def poll(self) -> Library | None:
+        """A new library when something changed, else None."""
+        if self._signature() == self.signature:
+            return None
+        self.library = self.load(self.library)
+        log.info("routines reloaded: %d on offer, %d problems", len(self.library.entries),
+                 len(self.library.problems))
+        return self.library
+
+
+class Service:
+    """The controller, its bath and its API. `run()` blocks; `start()` runs it on a thread."""
+
+    def __init__(self, config: Config, *, simulate: bool | None = None, speed: float = 1.0,
+                 socket_path: Path | None = None, water_c: float = 30.0, seed: int = 0):
+        if not speed > 0:
+            raise KioskError("the speed must be above 0")
+        self.config = config
+        self.simulated = should_simulate(config) if simulate is None else simulate
+        self.speed = speed if self.simulated else 1.0
+        self.socket_path = Path(socket_path or config.paths.socket)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self.sim = None
+        self.reader = None
+        self.watchdog = Watchdog()
+        self.watcher = RoutinesWatcher(config)
+        if self.simulated:
+            from hardware.simbath import SimulatedBath
+
+            self._tmp = tempfile.TemporaryDirectory(prefix="footbath-sim-")
+            self.sim = SimulatedBath(Path(self._tmp.name) / "w1", litres=config.bath.litres,
+                                     heater_w=config.bath.heater_w, water_c=water_c, seed=seed,
+                                     on_stop=self._wake.set)
+            rig = self.sim.rig
+            now_s = self.sim.now_s
+        else:
+            rig = build_rig(config, on_stop=self._wake.set)
+            now_s = time.monotonic()
+        try:
+            journal, self.journal_error = open_journal(config)
+            self.controller = Controller(config, rig=rig, library=self.watcher.library, journal=journal,
+                                         pins=PinStore(config.paths.state_dir), now_s=now_s,
+                                         simulated=self.simulated)
+            self.server = ApiServer(self.socket_path, self._handle, status=self.controller.status)
+        except BaseException:
+            rig.close()
+            raise
+        if not self.simulated:
+            self.reader = HardwareThermometer(config, on_reading=lambda r: self._wake.set())
+
+    def _handle(self, request):
+        result = self.controller.handle(request.op, request.args)
+        self.server.publish(self.controller.status())
+        return result
+
+    # -- running ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="footbath-control", daemon=True)
+        self._thread.start()
+
+    def run(self) -> None:
+        self.server.start()
+        if self.reader is not None:
+            self.reader.start()
+        self.watchdog.ready()
+        try:
+            if self.sim is not None:
+                self._simulated_loop()
+            else:
+                self._hardware_loop()
+        finally:
+            self._shutdown()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+
+    def _hardware_loop(self) -> None:
+        next_reload = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(LOOP_TIMEOUT_S)
+            self._wake.clear()
+            now = time.monotonic()
+            self._tick(now, self.reader.latest())
+            if now >= next_reload:
+                next_reload = now + RELOAD_EVERY_S
+                self._reload()
+
+    def _simulated_loop(self) -> None:
+        """Lock-step: advance the model one read, read through the real adapter, step. Real
+        time is only used to pace it, so any --speed gives the same session."""
+        sim = self.sim
+        started = time.monotonic()
+        next_reload = 0.0
+        while not self._stop.is_set():
+            sim.advance(sim.next_read_s())
+            self._tick(sim.now_s, sim.read())
+            real_now = time.monotonic()
+            if real_now >= next_reload:
+                next_reload = real_now + RELOAD_EVERY_S
+                self._reload()
+            self._stop.wait(max(0.0, started + sim.now_s / self.speed - time.monotonic()))
+
+    def _tick(self, now_s: float, reading: Reading | None) -> None:
+        self.controller.step(now_s, reading)
+        self.server.publish(self.controller.status())
+        self.watchdog.ping()
+
+    def _reload(self) -> None:
+        library = self.watcher.poll()
+        if library is not None:
+            self.controller.set_library(library)
+
+    def _shutdown(self) -> None:
+        self.watchdog.stopping()
+        try:
+            self.controller.rig.all_off()
+        finally:
+            if self.reader is not None:
+                self.reader.stop()
+            self.server.stop()
+            self.controller.rig.close()
+            if self.controller.journal is not None:
+                self.controller.journal.close()
+            if self.sim is not None:
+                self.sim.close()
+            if self._tmp is not None:
+                self._tmp.cleanup()
+
+
+def open_journal(config: Config) -> tuple[Journal | None, str | None]:
+    """The journal, or None and why: a card that cannot be written must not stop the bath."""
+    try:
+        return Journal(config.paths.state_dir), None
+    except KioskError as exc:
+        log.error("%s", exc)
+        return None, str(exc)
+
+
+def build_rig(config: Config, *, on_stop):
+    from hardware.rig import Pin, Rig, mock_pin_factory
+
+    hw = config.hardware
+    factory = mock_pin_factory() if hw.pin_factory == "mock" else _named_factory(hw.pin_factory)
+    pins = {name: Pin(d.pin, d.active_high) for name in
+            ("heater", "pump", "vibration", "buzzer", "stop_button", "float_switch")
+            if (d := getattr(hw, name)) is not None}
+    try:
+        return Rig(pins.pop("heater"), pin_factory=factory, on_stop=on_stop, **pins)
+    except HardwareError as exc:
+        raise KioskError(f"cannot set up the GPIO pins: {exc}") from None
+
+
+FACTORIES = {  # config name -> gpiozero pin factory
+    "lgpio": ("gpiozero.pins.lgpio", "LGPIOFactory"),
+    "rpigpio": ("gpiozero.pins.rpigpio", "RPiGPIOFactory"),
+    "pigpio": ("gpiozero.pins.pigpio", "PiGPIOFactory"),
+    "native": ("gpiozero.pins.native", "NativeFactory"),
+}
+
+
+def _named_factory(name: str | None):
+    """None leaves the choice to gpiozero ($GPIOZERO_PIN_FACTORY, else the best available)."""
+    if name is None:
+        return None
+    import importlib
+
+    module, cls = FACTORIES[name]
+    try:
+        return getattr(importlib.import_module(module), cls)()
+    except Exception as exc:
+        raise KioskError(f"hardware.pin_factory {name!r} cannot be used here ({exc}); on a Pi 5 "
+                         "use lgpio (install footbath-kiosk[pi])") from None
+
+
+class HardwareThermometer:
+    """The DS18B20 read on its own thread; while it cannot be found, MISSING readings come
+    in its place and the bus is looked at again every few seconds."""
+
+    RETRY_S = 5.0
+
+    def __init__(self, config: Config, *, on_reading):
+        self.config = config
+        self.on_reading = on_reading
+        self._reader = None
+        self._latest: Reading | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="footbath-thermometer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from hardware.thermometer import Thermometer, ThermometerReader
+
+        t = self.config.hardware.thermometer
+        while not self._stop.is_set():
+            try:
+                thermometer = Thermometer(sensor_id=t.sensor_id, devices_dir=t.devices_dir)
+            except HardwareError as exc:
+                log.error("thermometer: %s", exc)
+                self._latest = Reading(time.monotonic(), None, MISSING)
+                self.on_reading(self._latest)
+                self._stop.wait(self.RETRY_S)
+                continue
+            self._reader = ThermometerReader(thermometer, on_reading=self.on_reading, pause_s=0.0)
+            self._reader.start()
+            return
+
+    def latest(self) -> Reading | None:
+        return self._reader.latest() if self._reader is not None else self._latest
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._reader is not None:
+            self._reader.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
