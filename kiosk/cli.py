@@ -8,7 +8,7 @@ from importlib import metadata
 
 from routines.model import CEILING_C, ILLUSTRATIONS
 
-from .config import DEFAULT_PATH, ENV_VAR, load_config
+from .config import DEFAULT_PATH, ENV_VAR, Config, load_config
 from .errors import ConfigError, KioskError
 
 ROUTINE_FORMAT = f"""\
@@ -81,12 +81,63 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("id", help="routine id, as in `footbath routines list`")
 
     run = commands.add_parser(
-        "run", parents=[common], help="walk a session on a simulated bath (demo)",
-        description="Run a whole session on a simulated bath, printed to the terminal.")
+        "run", parents=[common], help="the whole kiosk on a simulated bath (demo)",
+        description="Run the service on a simulated bath, on a temporary socket with a temporary "
+                    "journal, and walk one session through it, printed to the terminal.")
     run.add_argument("--routine", default="classic", help="routine id (default: classic)")
     run.add_argument("--profile", choices=("standard", "gentle"), default="standard")
     run.add_argument("--speed", type=float, default=60.0,
                      help="simulated seconds per real second (default: 60)")
+
+    serve = commands.add_parser(
+        "serve", parents=[common], help="the bath controller service (systemd runs it)",
+        description="Run the bath controller: GPIO, thermometer, heater control, safety "
+                    "supervisor, sessions, journal and the local API socket. It simulates the "
+                    "bath when hardware.simulate says so, or (auto) when no Pi hardware is found.")
+    serve.add_argument("--simulate", action=argparse.BooleanOptionalAction, default=None,
+                       help="force the simulated bath on or off (default: from the config)")
+    serve.add_argument("--speed", type=float, default=1.0,
+                       help="simulated seconds per real second, simulated bath only (default: 1)")
+
+    status = commands.add_parser("status", parents=[common], help="what the bath is doing now",
+                                 description="Phase, water and target temperature, heater, faults, "
+                                             "routine errors and cleaning state, from the service.")
+    status.add_argument("--json", action="store_true", help="the full status as JSON")
+    temp = commands.add_parser("temp", parents=[common], help="the water temperature",
+                               description="The water temperature, through the service when it "
+                                           "runs, else read straight from the sensor.")
+    temp.add_argument("--watch", action="store_true", help="keep printing it (Ctrl-C stops)")
+    history = commands.add_parser("history", parents=[common], help="past sessions or cleanings",
+                                  description="Sessions from the journal: start, routine, profile, "
+                                              "length, outcome, peak and mean water temperature.")
+    history.add_argument("--since", metavar="DATE", help="only from this date (YYYY-MM-DD)")
+    history.add_argument("--csv", action="store_true", help="CSV for a spreadsheet")
+    history.add_argument("--cleaning", action="store_true",
+                         help="the cleaning records instead (who cleaned, when, contact time)")
+    commands.add_parser("heater-off", parents=[common], help="switch every output off, now",
+                        description="Switch the heater, pump, vibration and buzzer off: through "
+                                    "the service when it answers, else by driving the pins "
+                                    "directly. Works when the service is dead; systemd runs it "
+                                    "after the service stops.")
+    config = commands.add_parser("config", parents=[common], help="check the config file",
+                                 description="Config file tools.")
+    config_sub = config.add_subparsers(dest="action", metavar="ACTION", required=True)
+    config_sub.add_parser("check", parents=[common], help="validate the config and summarise it",
+                          description="Validate the config file; errors are printed as "
+                                      "FILE:LINE:COL: key.path: what is wrong; what is allowed.")
+    pin = commands.add_parser("pin", parents=[common], help="staff PINs for the touchscreen",
+                              description="Staff PINs open the staff screen, acknowledge faults "
+                                          "and log cleanings. Only a salted hash is stored.")
+    pin_sub = pin.add_subparsers(dest="action", metavar="ACTION", required=True)
+    pin_set = pin_sub.add_parser("set", parents=[common], help="set or change a staff PIN",
+                                 description="Set a PIN (4-8 digits), asked twice (or read as two "
+                                             "lines from standard input).")
+    pin_set.add_argument("--name", default="staff", help="whose PIN (default: staff)")
+    pin_sub.add_parser("list", parents=[common], help="who has a PIN",
+                       description="List the staff who have a PIN.")
+    pin_remove = pin_sub.add_parser("remove", parents=[common], help="remove a staff PIN",
+                                    description="Remove one staff member's PIN.")
+    pin_remove.add_argument("name")
     return parser
 
 
@@ -112,22 +163,58 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    from . import routines_cli
+    from . import routines_cli, staff_cli
 
+    if args.command == "heater-off":
+        return heater_off(args.config)
     config = load_config(args.config)
-    if args.command == "routines":
-        if args.action == "list":
+    command, action = args.command, getattr(args, "action", None)
+    if command == "routines":
+        if action == "list":
             return routines_cli.cmd_list(config)
-        if args.action == "show":
+        if action == "show":
             return routines_cli.cmd_show(config, args.id)
-        if args.action == "check":
+        if action == "check":
             return routines_cli.cmd_check(config, args.files)
-        if args.action == "new":
+        if action == "new":
             return routines_cli.cmd_new(config, args.id)
         return routines_cli.cmd_edit(config, args.id)
-    from .walk import walk
+    if command == "run":
+        from .walk import walk
 
-    return walk(config, args.routine, profile=args.profile, speed=args.speed)
+        return walk(config, args.routine, profile=args.profile, speed=args.speed)
+    if command == "serve":
+        return staff_cli.cmd_serve(config, simulate=args.simulate, speed=args.speed)
+    if command == "status":
+        return staff_cli.cmd_status(config, as_json=args.json)
+    if command == "temp":
+        return staff_cli.cmd_temp(config, watch=args.watch)
+    if command == "history":
+        return staff_cli.cmd_history(config, since=args.since, as_csv=args.csv, cleaning=args.cleaning)
+    if command == "config":
+        return staff_cli.cmd_config_check(config)
+    if action == "set":
+        return staff_cli.cmd_pin_set(config, args.name)
+    if action == "list":
+        return staff_cli.cmd_pin_list(config)
+    return staff_cli.cmd_pin_remove(config, args.name)
+
+
+def heater_off(config_path: str | None) -> int:
+    """Never refused for a bad config: with the config unreadable, the default socket is tried."""
+    from . import staff_cli
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print(f"footbath: the config has errors ({exc}); trying the default socket", file=sys.stderr)
+        config = Config()
+        try:
+            return staff_cli.cmd_heater_off_via_service(config)
+        except KioskError as inner:
+            raise KioskError(f"{inner}. The pins are unknown while the config is broken: switch "
+                             "the heater off at the mains") from None
+    return staff_cli.cmd_heater_off(config)
 
 
 if __name__ == "__main__":  # pragma: no cover

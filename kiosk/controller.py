@@ -39,13 +39,15 @@ GRAPH_POINTS = 720  # an hour of 5-s samples for the touchscreen's graph
 
 class Controller:
     def __init__(self, config: Config, *, rig: Rig, library: Library, journal: Journal | None,
-                 pins: PinStore, now_s: float, simulated: bool = False):
+                 pins: PinStore, now_s: float, simulated: bool = False,
+                 journal_error: str | None = None):
         self.config = config
         self.rig = rig
         self.library = library
         self.journal = journal
         self.pins = pins
         self.simulated = simulated
+        self.journal_error = journal_error  # why there is no journal, when there is none
         self.lock = threading.RLock()
         self.limits = Limits(ceiling_c=config.bath.ceiling_c, heater_w=config.bath.heater_w,
                              litres=config.bath.litres)
@@ -353,7 +355,7 @@ class Controller:
                 "cleaning_needed": self.cleaning_needed,
                 "cleaning": asdict(self.cleaning.state(self.now_s)) if self.cleaning else None,
                 "routine_errors": [str(p) for p in self.library.problems],
-                "journal_error": self.journal.error if self.journal else None,
+                "journal_error": self.journal.error if self.journal else self.journal_error,
                 "locked": verdict.locked if verdict else True,
                 "stop_pressed": self.rig.stop_pressed,
                 "interrupted": list(self.interrupted),
@@ -373,6 +375,13 @@ class Controller:
         if rate <= 0.001:  # not measured yet: the heater's rating, less a fifth for losses
             rate = 0.8 * self.config.bath.heater_w / (self.config.bath.litres * 4186.0)
         return round((snap.target_c - 0.5 - water_c) / rate, 1)
+
+    def shutdown(self) -> None:
+        """The service is stopping: everything off; a running session is recorded as interrupted."""
+        with self.lock:
+            self.rig.all_off()
+            if self.active() and self.journal is not None:
+                self.journal.session_ended(self.session_id, "interrupted")
 
     def set_library(self, library: Library) -> None:
         with self.lock:

@@ -101,12 +101,16 @@ class CleaningRecord:
 class Journal:
     """One SQLite file. Methods that record never raise for a storage failure: they keep it."""
 
-    def __init__(self, state_dir: Path, *, wall: Callable[[], float] = time.time):
+    def __init__(self, state_dir: Path, *, wall: Callable[[], float] = time.time,
+                 readonly: bool = False):
         self.path = Path(state_dir) / FILE_NAME
         self.wall = wall
         self.error: str | None = None
         self._pending: list[tuple] = []
         self._lock = threading.Lock()
+        if readonly:
+            self._open_readonly()
+            return
         try:
             Path(state_dir).mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None,
@@ -118,6 +122,20 @@ class Journal:
         except (OSError, sqlite3.Error) as exc:
             raise KioskError(f"cannot open the journal {self.path}: {exc}; check that the state "
                              "dir exists, is writable and has free space") from None
+
+    def _open_readonly(self) -> None:
+        """For the staff's `footbath history`: never writes, never migrates."""
+        if not self.path.exists():
+            raise KioskError(f"no journal yet at {self.path}: no session has been recorded")
+        try:
+            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5.0)
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise KioskError(f"cannot read the journal {self.path}: {exc}; check its permissions "
+                             "(staff need to be in the footbath group)") from None
+        if version != len(MIGRATIONS):
+            raise KioskError(f"the journal {self.path} has schema {version}, this footbath reads "
+                             f"{len(MIGRATIONS)}; let the service start once to update it")
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]

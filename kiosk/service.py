@@ -113,11 +113,13 @@ class Service:
         else:
             rig = build_rig(config, on_stop=self._wake.set)
             now_s = time.monotonic()
+        wall = (lambda: wall0 + self.sim.now_s) if self.sim is not None else time.time
+        wall0 = time.time()
         try:
-            journal, self.journal_error = open_journal(config)
+            journal, self.journal_error = open_journal(config, wall)
             self.controller = Controller(config, rig=rig, library=self.watcher.library, journal=journal,
                                          pins=PinStore(config.paths.state_dir), now_s=now_s,
-                                         simulated=self.simulated)
+                                         simulated=self.simulated, journal_error=self.journal_error)
             self.server = ApiServer(self.socket_path, self._handle, status=self.controller.status)
         except BaseException:
             rig.close()
@@ -149,6 +151,11 @@ class Service:
         finally:
             self._shutdown()
 
+    def stop_soon(self) -> None:
+        """Ask the loop to stop (safe from a signal handler)."""
+        self._stop.set()
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
@@ -167,19 +174,28 @@ class Service:
                 self._reload()
 
     def _simulated_loop(self) -> None:
-        """Lock-step: advance the model one read, read through the real adapter, step. Real
-        time is only used to pace it, so any --speed gives the same session."""
-        sim = self.sim
+        """Lock-step: real time only paces the simulation, so any --speed gives the same session."""
         started = time.monotonic()
         next_reload = 0.0
         while not self._stop.is_set():
-            sim.advance(sim.next_read_s())
-            self._tick(sim.now_s, sim.read())
+            self.step_simulation()
             real_now = time.monotonic()
             if real_now >= next_reload:
                 next_reload = real_now + RELOAD_EVERY_S
                 self._reload()
-            self._stop.wait(max(0.0, started + sim.now_s / self.speed - time.monotonic()))
+            self._stop.wait(max(0.0, started + self.sim.now_s / self.speed - time.monotonic()))
+
+    def step_simulation(self) -> float:
+        """One read of the simulated bath: advance the model, read through the real adapter,
+        step the controller. Tests call it directly; returns the simulated time."""
+        sim = self.sim
+        sim.advance(sim.next_read_s())
+        self._tick(sim.now_s, sim.read())
+        session = self.controller.session
+        soaking = session is not None and session.phase == "soaking"
+        if soaking != sim.bath.has_feet:  # the simulated customer's feet follow the routine
+            sim.bath.feet_in() if soaking else sim.bath.feet_out()
+        return sim.now_s
 
     def _tick(self, now_s: float, reading: Reading | None) -> None:
         self.controller.step(now_s, reading)
@@ -194,7 +210,7 @@ class Service:
     def _shutdown(self) -> None:
         self.watchdog.stopping()
         try:
-            self.controller.rig.all_off()
+            self.controller.shutdown()
         finally:
             if self.reader is not None:
                 self.reader.stop()
@@ -208,10 +224,10 @@ class Service:
                 self._tmp.cleanup()
 
 
-def open_journal(config: Config) -> tuple[Journal | None, str | None]:
+def open_journal(config: Config, wall) -> tuple[Journal | None, str | None]:
     """The journal, or None and why: a card that cannot be written must not stop the bath."""
     try:
-        return Journal(config.paths.state_dir), None
+        return Journal(config.paths.state_dir, wall=wall), None
     except KioskError as exc:
         log.error("%s", exc)
         return None, str(exc)
@@ -290,6 +306,11 @@ class HardwareThermometer:
 
     def latest(self) -> Reading | None:
         return self._reader.latest() if self._reader is not None else self._latest
+
+    def stop_soon(self) -> None:
+        """Ask the loop to stop (safe from a signal handler)."""
+        self._stop.set()
+        self._wake.set()
 
     def stop(self) -> None:
         self._stop.set()

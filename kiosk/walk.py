@@ -1,85 +1,91 @@
-"""`footbath run` in a terminal: a whole session on a simulated bath, time compressed.
+"""`footbath run` in a terminal: the real service on a simulated bath, printed as it goes.
 
-A stand-in until the bath controller and the touchscreen exist: prompts are answered by
-themselves after a moment and the water follows a simple heat balance.
+The service runs in this process on a temporary socket with a temporary journal, and this
+module is just another API client: it starts the routine, answers each prompt after a
+moment as a customer would, and prints every change of phase, step and foot.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-import time
+import tempfile
+from pathlib import Path
 
-from routines import RoutineError, Session, format_duration, load_library
+from routines import PROFILES, format_duration
 
+from .client import Client
 from .config import Config
 from .errors import KioskError
+from .service import Service
 
-WATER_J_PER_L_C = 4186.0
-ROOM_C = 22.0
-LOSS_W_PER_C = 120.0 / (38.0 - ROOM_C)  # about 120 W lost at 38 C from an open basin
 TAP_AFTER_S = 5.0  # a simulated customer answers each prompt after this long
-START_C = 30.0
-# A heater too weak for the basin's losses never gets there: give up instead of looping forever.
-# (The real controller's heating check faults much sooner; this only keeps the demo finite.)
-MAX_WARMING_S = 2 * 3600.0
+START_C = 30.0  # the water as it comes from the tap
+
+
+def demo_config(config: Config, folder: Path) -> Config:
+    """The staff's config with the journal and socket moved into a temporary folder."""
+    paths = dataclasses.replace(config.paths, state_dir=folder / "state", socket=folder / "api.sock")
+    return dataclasses.replace(config, paths=paths)
 
 
 def walk(config: Config, routine_id: str, *, profile: str, speed: float, out=sys.stdout,
-         sleep=time.sleep, step_s: float = 1.0) -> int:
+         seed: int = 0) -> int:
+    if profile not in PROFILES:
+        raise KioskError(f"unknown profile {profile!r}; use {' or '.join(PROFILES)}")
     if not speed > 0:
-        raise KioskError(f"--speed must be above 0, not {speed:g}")
-    library = load_library(config.paths.routines_dir, ceiling_c=config.bath.ceiling_c)
-    try:
-        routine = library.get(routine_id)
-        session = Session.start(routine, profile=profile, now_s=0.0)
-    except RoutineError as exc:
-        raise KioskError(str(exc)) from None
-    heat_capacity = config.bath.litres * WATER_J_PER_L_C
-    water_c, now_s, waiting_since = START_C, 0.0, 0.0
-    # The session's own estimate: the gentle profile shortens the soak.
-    length_s = session.snapshot().session_remaining_s
-    print(f"{routine.name}, {profile} profile: {format_duration(length_s)} once the water is warm "
-          f"({config.bath.litres:g} L, {config.bath.heater_w:g} W, simulated, x{speed:g})", file=out)
-    shown = None
-    warming_s = 0.0
-    while True:
-        snap = session.snapshot()
-        key = (snap.phase, snap.step_index, snap.foot, snap.pause_reason)
-        if key != shown:
-            shown = key
-            print(_line(now_s, snap), file=out)
-            waiting_since = now_s
-        if snap.phase in ("done", "stopped", "fault"):
-            return 0
-        if snap.phase == "heating":
-            warming_s += step_s
-            if warming_s > MAX_WARMING_S:
-                raise KioskError(
-                    f"the simulated water is still at {water_c:.1f} C after "
-                    f"{format_duration(warming_s)} of warming: a {config.bath.heater_w:g} W heater "
-                    f"cannot bring {config.bath.litres:g} L to {snap.target_c:.1f} C against the "
-                    "basin's losses; check bath.heater_w and bath.litres")
-        if snap.waiting_for_tap and now_s - waiting_since >= TAP_AFTER_S:
-            session.confirm(now_s=now_s)
-            continue
-        heating = snap.heat_wanted and water_c < snap.target_c
-        power_w = (config.bath.heater_w if heating else 0.0) - LOSS_W_PER_C * (water_c - ROOM_C)
-        water_c += power_w * step_s / heat_capacity
-        now_s += step_s
-        session.tick(now_s=now_s, water_c=round(water_c * 16) / 16)
-        sleep(step_s / speed)
+        raise KioskError("--speed must be above 0")
+    with tempfile.TemporaryDirectory(prefix="footbath-run-") as tmp:
+        service = Service(demo_config(config, Path(tmp)), simulate=True, speed=speed,
+                          water_c=START_C, seed=seed)
+        service.start()
+        try:
+            with Client(service.socket_path, timeout_s=30) as client:
+                return _walk(client, routine_id, profile, out)
+        finally:
+            service.stop()
 
 
-def _line(now_s: float, snap) -> str:
+def _walk(client: Client, routine_id: str, profile: str, out) -> int:
+    routines = {r["id"]: r for r in client.request("routines")}
+    if routine_id not in routines:
+        raise KioskError(f"no routine {routine_id!r}; known routines: {', '.join(routines)}")
+    status = client.request("start", routine=routine_id, profile=profile)
+    session = status["session"]
+    print(f"{session['routine_name']} ({profile}): {format_duration(session['session_remaining_s'])} "
+          "once the water is warm (simulated bath)", file=out)
+    shown, waiting_since = None, 0.0
+    with Client(client.path, timeout_s=client.timeout_s) as watcher:
+        for status in watcher.watch():
+            session = status["session"]
+            if session is None:
+                return 1
+            key = (session["phase"], session["step_index"], session["foot"], session["pause_reason"])
+            if key != shown:
+                shown, waiting_since = key, status["now_s"]
+                print(line(status), file=out)
+            if session["phase"] in ("done", "stopped", "fault"):
+                return 0 if session["phase"] == "done" else 1
+            if session["waiting_for_tap"] and status["now_s"] - waiting_since >= TAP_AFTER_S:
+                client.request("confirm")
+                waiting_since = float("inf")  # once per prompt
+    return 1  # pragma: no cover - the watch stream only ends with an exception
+
+
+def line(status: dict) -> str:
+    s = status["session"]
+    now_s = status["now_s"]
     clock = f"[{int(now_s // 60):3d}:{int(now_s % 60):02d}]"
-    water = f"{snap.water_c:.1f} C" if snap.water_c is not None else "--.- C"
-    detail = snap.title
-    if snap.foot:
-        detail += f" ({snap.foot} foot)"
-    if snap.remaining_s is not None:
-        detail += f", {format_duration(snap.remaining_s)}"
-    if snap.reps:
-        detail += f", {snap.reps} x {snap.rep_s:g} s"
-    if snap.pause_reason:
-        detail += f" [waiting: {snap.pause_reason}]"
-    return f"{clock} {snap.phase:8s} water {water}  {detail}"
+    water = f"{status['water_c']:.1f} C" if status["water_c"] is not None else "--.- C"
+    detail = s["title"]
+    if s["foot"]:
+        detail += f" ({s['foot']} foot)"
+    if s["remaining_s"] is not None:
+        detail += f", {format_duration(s['remaining_s'])}"
+    if s["reps"]:
+        detail += f", {s['reps']} x {s['rep_s']:g} s"
+    if s["pause_reason"]:
+        detail += f" [waiting: {s['pause_reason']}]"
+    if s["phase"] == "fault":
+        detail += f": {s['fault_message']}"
+    return f"{clock} {s['phase']:8s} water {water}  {detail}"
