@@ -160,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `footbath ... | head`: the reader has all it wanted
+        sys.stderr.close()
+        return 0
 
 
 def dispatch(args: argparse.Namespace) -> int:
