@@ -95,6 +95,7 @@ class Service:
         self.socket_path = Path(socket_path or config.paths.socket)
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._closed = False
         self._thread: threading.Thread | None = None
         self._tmp: tempfile.TemporaryDirectory | None = None
         self.sim = None
@@ -207,7 +208,14 @@ class Service:
         if library is not None:
             self.controller.set_library(library)
 
+    def close(self) -> None:
+        """Release everything (after `run` returned, or when a test drove `step_simulation`)."""
+        self._shutdown()
+
     def _shutdown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self.watchdog.stopping()
         try:
             self.controller.shutdown()
