@@ -187,6 +187,11 @@ class ThermalBath:
         return not self._empty
 
     @property
+    def pump_on(self) -> bool:
+        """Whether the bubble pump runs (it stirs the water)."""
+        return self._pump
+
+    @property
     def has_feet(self) -> bool:
         """Whether the customer's feet are in the water."""
         return self._feet_in

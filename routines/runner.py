@@ -2,7 +2,9 @@
 
 Time is an argument (`now_s`, any monotonic seconds), so a 30-minute session runs in a test
 in microseconds and the controller decides what clock to trust. Every event either does what
-it says or raises `SessionError`; nothing is silently ignored.
+it says or raises `SessionError`; nothing is silently ignored. A tap is meant for what the
+screen showed: when a countdown runs out between the last tick and the tap, the tap never
+lands on the step that followed unseen (a late Next must not skip two steps).
 
 Phases: fill (prompt) -> heating (until the water is within tolerance of the target) ->
 ready (waits for "feet in") -> soaking (countdown, holds the target) -> steps (each massage
@@ -107,7 +109,7 @@ class Session:
     def start(cls, routine: Routine, *, profile: str = STANDARD, now_s: float) -> Session:
         if profile not in PROFILES:
             raise SessionError(f"unknown profile {profile!r}; use {' or '.join(PROFILES)}")
-        return cls(routine, profile, now_s)
+        return cls(routine, profile, _checked_time(now_s))
 
     # -- events -------------------------------------------------------------------------
 
@@ -127,7 +129,10 @@ class Session:
 
     def confirm(self, *, now_s: float) -> None:
         """The customer taps to go on: basin filled, feet in, or a prompt step done."""
+        seen = self._where()
         self._advance(now_s)
+        if self._where() != seen:  # the tap was for a countdown that has just ended, not for what came next
+            raise self._refuse("confirm", "the step on screen has just ended; nothing was confirmed")
         if self.phase == FILL:
             self.phase = HEATING
         elif self.phase == READY:
@@ -153,26 +158,33 @@ class Session:
 
     def next(self, *, now_s: float) -> None:
         """Skip the rest of the soak or of the current step."""
+        seen = self._where()
         self._advance(now_s)
+        if self._where() != seen:
+            return  # the countdown on screen ran out as the tap came: skipping again would skip a step unseen
         if not self._counting_phase():
             raise self._refuse("next", "only the soak and the steps can be skipped")
         self._next_stage()
 
     def back(self, *, now_s: float) -> None:
-        """Go back to the start of the previous step (or foot)."""
+        """Go back to the start of the step (or foot) before the one on screen."""
+        seen_phase, seen_stage = self._where()
         self._advance(now_s)
-        if self.phase != STEPS or self.stage <= 1:
+        if self.phase != STEPS or seen_phase != STEPS or seen_stage <= 1:
             raise self._refuse("back", "there is no earlier step to go back to")
-        self._enter(STEPS, self.stage - 1)
+        self._enter(STEPS, seen_stage - 1)  # the one before what was shown, even if that just ran out
 
     def extend(self, *, now_s: float, seconds: float = EXTEND_S) -> None:
         """Add time to the current countdown (+1 min), within the routine's limits."""
+        if not (isinstance(seconds, int | float) and math.isfinite(seconds) and seconds > 0):
+            raise SessionError(f"cannot extend by {seconds!r}; give a positive number of seconds")
+        seen = self._where()
         self._advance(now_s)
+        if self._where() != seen:  # more time for the step that ran out, not for the one after it
+            raise self._refuse("extend", "the countdown on screen has just ended")
         length = self._length() if self._counting_phase() else None
         if length is None:
             raise self._refuse("extend", "only a running countdown can be extended")
-        if not (isinstance(seconds, int | float) and math.isfinite(seconds) and seconds > 0):
-            raise SessionError(f"cannot extend by {seconds!r}; give a positive number of seconds")
         limit = self.soak_max_s if self.phase == SOAKING else m.STEP_MAX_S
         step = self.stages[self.stage].step
         if step is not None and step.rep_s:  # a paced step grows by whole repetitions
@@ -183,8 +195,11 @@ class Session:
         self.lengths[self.stage] = min(limit, length + seconds)
 
     def stop(self, *, now_s: float) -> None:
+        seen = self._where()
         self._advance(now_s)
         if self.phase in ENDED:
+            if self._where() != seen:
+                return  # it came to its end as Stop was tapped: it is over either way
             raise self._refuse("stop", "the session has already ended")
         self.phase = STOPPED
         self.user_paused = False
@@ -195,6 +210,7 @@ class Session:
         if self.phase in (*ENDED, FAULT):
             raise self._refuse("fault", "the session has already ended")
         self.phase = FAULT
+        self.user_paused = False  # nothing to resume: only staff can clear a fault
         self.fault_code, self.fault_message = code, message
 
     # -- what the screen shows ----------------------------------------------------------
@@ -258,6 +274,9 @@ class Session:
 
     # -- inside -------------------------------------------------------------------------
 
+    def _where(self) -> tuple[str, int]:
+        return self.phase, self.stage
+
     def _counting_phase(self) -> bool:
         return self.phase in (SOAKING, STEPS)
 
@@ -284,11 +303,13 @@ class Session:
         return None
 
     def _advance(self, now_s: float) -> None:
-        """Let time run up to now_s; a clock that steps back is treated as standing still."""
-        if not (isinstance(now_s, int | float) and math.isfinite(now_s)):
-            raise SessionError(f"now_s must be a finite number of seconds, not {now_s!r}")
-        dt = max(0.0, now_s - self.last_s)
-        self.last_s = max(self.last_s, now_s)
+        """Let time run up to now_s.
+
+        A clock that steps back counts as standing still for that step only; time then runs
+        on from the new reading, so a countdown never freezes for as long as the jump was.
+        """
+        dt = max(0.0, _checked_time(now_s) - self.last_s)
+        self.last_s = now_s
         if self._hold_reason() is not None or not self._counting_phase():
             return
         self.elapsed_s += dt
@@ -318,6 +339,10 @@ class Session:
         if self.phase == FILL:
             return "Fill the basin", "Fill the basin with warm water up to the line, then tap Continue."
         if self.phase == HEATING:
+            if self.water_c is not None and self.water_c > self.target_c + READY_TOLERANCE_C:
+                # the heater cannot cool: a basin filled too hot waits, and says so
+                return ("Letting the water cool",
+                        f"The water is too hot; it is cooling to {self.target_c:.1f} C.")
             return "Warming the water", f"The water is warming to {self.target_c:.1f} C."
         if self.phase == READY:
             return "Ready", f"The water is at {self.target_c:.1f} C. Put your feet in, then tap Start."
@@ -330,3 +355,11 @@ class Session:
         if stage.step is None:
             return "Soak", r.soak.additives or f"Relax with your feet in the water at {self.target_c:.1f} C."
         return stage.step.title, stage.step.say
+
+
+def _checked_time(now_s: float) -> float:
+    """A clock reading the runner can count with; anything else would poison every countdown."""
+    if not (isinstance(now_s, int | float) and math.isfinite(now_s)):
+        raise SessionError(f"now_s must be a finite number of seconds, not {now_s!r}; "
+                           "pass a monotonic clock's reading")
+    return now_s
