@@ -1,0 +1,242 @@
+"""The touchscreen app: screens driven by the controller's status, taps sent back as requests.
+
+The app never touches the bath: it watches the controller's status over the local API and
+sends the customer's taps as requests. The screen shown is a pure function of that status
+and a little local state (`flow.screen_for`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.screenmanager import FadeTransition, ScreenManager
+
+from . import theme
+from . import words as w
+from .cues import Cues
+from .flow import HOME, PIN, STAFF, UiState, screen_for
+from .i18n import _, use_language
+from .link import Link
+from .screens import SCREENS
+from .widgets import Text
+
+log = logging.getLogger(__name__)
+
+STAFF_TAPS, STAFF_TAPS_WITHIN_S = 5, 3.0  # the hidden staff entry: five taps on the top bar
+SAMPLES_EVERY_S = 5.0
+
+
+class TopBar(BoxLayout):
+    """Routine or brand on the left, the water on the right; five quick taps open the PIN pad."""
+
+    def __init__(self, kiosk, **kwargs):
+        super().__init__(size_hint_y=None, height=52, padding=[theme.PAD, 6, theme.PAD, 0], **kwargs)
+        self.kiosk = kiosk
+        self.brand = Text("footbath", size=theme.SMALL, colour=theme.TEXT_SOFT)
+        self.water = Text("", size=theme.SMALL, colour=theme.WARM, halign="right")
+        self.add_widget(self.brand)
+        self.add_widget(self.water)
+        self._taps: list[float] = []
+
+    def on_touch_down(self, touch):
+        if not self.collide_point(*touch.pos):
+            return False
+        now = time.monotonic()
+        self._taps = [t for t in self._taps if now - t < STAFF_TAPS_WITHIN_S] + [now]
+        if len(self._taps) >= STAFF_TAPS:
+            self._taps = []
+            self.kiosk.open_pin()
+        return True
+
+    def show(self, status: dict | None) -> None:
+        if status is None:
+            self.brand.text, self.water.text = "footbath", ""
+            return
+        self.brand.text = status.get("routine_name") or "footbath"
+        heater = _("heating") if status["heater"] else ""
+        self.water.text = f"{heater}   {w.temperature(status['water_c'])}".strip()
+
+
+class KioskApp(App):
+    title = "footbath"
+
+    def __init__(self, socket_path: Path, *, language: str = "en", volume: float = 0.6, sound=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        use_language(language)
+        self.socket_path = Path(socket_path)
+        self.ui = UiState()
+        self.status: dict | None = None
+        self.routines: list[dict] = []
+        self.graph: list = []
+        self.volume = volume
+        self.cues = Cues()
+        self.sound = sound
+        self.current = None
+        self.link: Link | None = None
+        self._stage_totals: dict = {}
+        self._next_samples = 0.0
+        self._last_now_s = float("-inf")
+        self._pin = ""
+
+    # -- set-up -------------------------------------------------------------------------------
+
+    def build(self):
+        Window.clearcolor = theme.BACKGROUND
+        root = BoxLayout(orientation="vertical")
+        self.bar = TopBar(self)
+        self.manager = ScreenManager(transition=FadeTransition(duration=theme.TRANSITION_S))
+        self.screens = {cls.key: cls(self) for cls in SCREENS}
+        for screen in self.screens.values():
+            self.manager.add_widget(screen)
+        self.manager.current = "offline"
+        root.add_widget(self.bar)
+        root.add_widget(self.manager)
+        return root
+
+    def on_start(self):
+        self.link = Link(self.socket_path, on_status=self.on_status,
+                         post=lambda fn: Clock.schedule_once(lambda dt: fn(), 0))
+        self.link.start()
+
+    def on_stop(self):
+        if self.link is not None:
+            self.link.stop()
+
+    # -- the status drives the screen ------------------------------------------------------------
+
+    def on_status(self, status: dict | None) -> None:
+        if status is None:
+            self._last_now_s = float("-inf")
+        elif status["now_s"] < self._last_now_s:
+            return  # an older push overtaken by a reply
+        else:
+            self._last_now_s = status["now_s"]
+        if status is not None and (self.status is None or not self.routines):
+            self.send("routines", on_reply=self._got_routines)
+        previous, self.status = self.status, status
+        self.ui.seen(status)
+        self._play(self.cues.after(previous, status))
+        self._fetch_samples(status)
+        self.bar.show(status)
+        self.show(screen_for(status, self.ui))
+
+    def show(self, key: str) -> None:
+        screen = self.screens[key]
+        if self.status is not None:
+            screen.update(self.status)
+        if self.manager.current != key:
+            self.manager.current = key
+
+    def refresh(self) -> None:
+        self.show(screen_for(self.status, self.ui))
+
+    def _got_routines(self, routines: list[dict]) -> None:
+        self.routines = routines
+        self.refresh()
+
+    def _fetch_samples(self, status: dict | None) -> None:
+        if status is None or status["phase"] != "heating":
+            return
+        if status["now_s"] >= self._next_samples:
+            self._next_samples = status["now_s"] + SAMPLES_EVERY_S
+            self.send("samples", on_reply=self._got_samples)
+
+    def _got_samples(self, samples: list) -> None:
+        self.graph = [tuple(p) for p in samples]
+        if self.manager.current == "warm" and self.status is not None:
+            self.screens["warm"].update(self.status)
+
+    def _play(self, cues: list[str]) -> None:
+        for cue in cues:
+            if self.sound is not None:
+                self.sound.play(cue, self.volume)
+
+    # -- lengths the status does not carry -----------------------------------------------------
+
+    def _stage_total(self, session: dict) -> float:
+        key = (session["routine_id"], session["phase"], session["step_index"], session["foot"])
+        total = max(self._stage_totals.get(key, 0.0), session["remaining_s"] or 0.0)
+        self._stage_totals[key] = total
+        return total
+
+    def soak_length_s(self, session: dict) -> float:
+        return self._stage_total(session)
+
+    def step_length_s(self, session: dict) -> float:
+        return self._stage_total(session)
+
+    # -- what taps do ---------------------------------------------------------------------------
+
+    def send(self, op: str, on_reply=None, **args) -> None:
+        if self.link is not None:
+            self.link.send(op, on_reply=on_reply, on_error=self._refused, **args)
+
+    def _refused(self, exc) -> None:
+        log.info("kiosk: %s", exc)
+        if self.manager.current == PIN:
+            self.screens[PIN].refused(_("Wrong PIN. Try again."))
+
+    def choose(self, routine_id: str) -> None:
+        self.ui.chosen = routine_id
+        self.refresh()
+
+    def start(self, profile: str) -> None:
+        routine = self.ui.chosen
+        if routine is not None:
+            self.send("start", routine=routine, profile=profile)
+
+    def back_home(self) -> None:
+        self.ui.chosen = None
+        self.refresh()
+
+    def stop_session(self) -> None:
+        """The customer's Stop: always on screen during a session, and immediate."""
+        self.ui.chosen = None
+        self.send("stop")
+
+    def quit(self) -> None:
+        self.stop()
+
+    def finish(self) -> None:
+        self.ui.dismissed = True
+        self.refresh()
+
+    def open_pin(self) -> None:
+        self.ui.pin_entry = True
+        self.refresh()
+
+    def check_pin(self, pin: str) -> None:
+        def ok(result):
+            self.ui.pin_entry = False
+            self.ui.staff = result["who"]
+            self._pin = pin
+            self.refresh()
+        self.send("check_pin", on_reply=ok, pin=pin or "0")
+
+    def close_staff(self) -> None:
+        self.ui.pin_entry = False
+        self.ui.staff = None
+        self._pin = ""
+        self.show(HOME if self.status is not None else "offline")
+        self.refresh()
+
+    def acknowledge(self) -> None:
+        self.send("ack_fault", pin=self._pin)
+
+    def clean(self, action: str) -> None:
+        self.send("clean", pin=self._pin, action=action)
+
+    def clean_step(self) -> None:
+        self.clean("next" if self.status and self.status.get("cleaning") else "start")
+
+    def change_volume(self, delta: float) -> None:
+        self.volume = min(1.0, max(0.0, round(self.volume + delta, 2)))
+        if self.manager.current == STAFF and self.status is not None:
+            self.screens[STAFF].update(self.status)

@@ -1,0 +1,46 @@
+"""Which screen to show: a pure function of the controller's status and the kiosk's own state.
+
+The controller owns the session; the kiosk only remembers what never leaves the screen: the
+routine a customer picked before answering the health question, whether they dismissed the
+summary, and the staff screen. So a restarted kiosk shows the right screen at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+OFFLINE, HOME, HEALTH, FILL, WARM, READY, SOAK, STEP, DONE, FAULT, PIN, STAFF = (
+    "offline", "home", "health", "fill", "warm", "ready", "soak", "step", "done", "fault", "pin",
+    "staff")
+SESSION_SCREENS = {"fill": FILL, "heating": WARM, "ready": READY, "soaking": SOAK, "steps": STEP}
+
+
+@dataclass
+class UiState:
+    chosen: str | None = None  # routine picked; the health question comes next
+    dismissed: bool = False  # the customer tapped Finish on the summary
+    pin_entry: bool = False
+    staff: str | None = None  # who is signed in on the staff screen
+
+    def seen(self, status: dict | None) -> None:
+        """Forget what belonged to a session once a new one is under way."""
+        if status and status["phase"] in SESSION_SCREENS:
+            self.chosen = None
+            self.dismissed = False
+
+
+def screen_for(status: dict | None, ui: UiState) -> str:
+    if status is None:
+        return OFFLINE
+    if ui.staff:
+        return STAFF
+    if ui.pin_entry:
+        return PIN
+    phase = status["phase"]
+    if status["faults"] or phase == "fault":
+        return FAULT
+    if phase in SESSION_SCREENS:
+        return SESSION_SCREENS[phase]
+    if phase == "done" and not ui.dismissed:
+        return DONE
+    return HEALTH if ui.chosen else HOME

@@ -1,0 +1,45 @@
+"""Start the touchscreen: Kivy set up for the official panel, then the app.
+
+Kivy reads its settings when its window module is first imported, so everything here happens
+before `app` is imported.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def configure(*, fullscreen: bool, rotation: int = 0, width: int = 800, height: int = 480) -> None:
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_NO_FILELOG", "1")  # logs go to stderr, i.e. the journal
+    from kivy.config import Config
+
+    Config.set("graphics", "width", str(width))
+    Config.set("graphics", "height", str(height))
+    Config.set("graphics", "rotation", str(rotation))
+    Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
+    Config.set("graphics", "show_cursor", "0" if fullscreen else "1")
+    Config.set("graphics", "resizable", "0")
+    Config.set("kivy", "exit_on_escape", "0")
+    Config.set("kivy", "log_enable", "1")
+    Config.set("kivy", "log_dir", "")
+    # One touch source only: the kernel's multitouch device through mtdev on the panel, else
+    # the window's own (SDL2) events; never both, or every tap arrives twice.
+    for name, _ in list(Config.items("input")):
+        Config.remove_option("input", name)
+    if fullscreen and Path("/dev/input").is_dir():
+        Config.set("input", "panel", "mtdev,/dev/input/event0" if Path("/dev/input/event0").exists()
+                   else "probesysfs")
+    Config.set("postproc", "double_tap_time", "0")
+    Config.set("postproc", "triple_tap_time", "0")
+
+
+def run_kiosk(socket_path: Path, *, language: str = "en", volume: float = 0.6, fullscreen: bool = False,
+              rotation: int = 0) -> int:
+    configure(fullscreen=fullscreen, rotation=rotation)
+    from .app import KioskApp
+    from .sound import Sound
+
+    KioskApp(socket_path, language=language, volume=volume, sound=Sound.open()).run()
+    return 0
