@@ -92,15 +92,15 @@ class Link:
                 result = client.request(op, **args)
             except ApiError as exc:
                 if on_error is not None:
-                    self.post(lambda exc=exc: on_error(exc))
+                    self.post(lambda exc=exc, on_error=on_error: on_error(exc))
                 continue
             except KioskError as exc:
                 client.close()
                 if on_error is not None:
-                    self.post(lambda exc=exc: on_error(exc))
+                    self.post(lambda exc=exc, on_error=on_error: on_error(exc))
                 continue
             if isinstance(result, dict) and "phase" in result:
                 self.post(lambda result=result: self.on_status(result))
             if on_reply is not None:
-                self.post(lambda result=result: on_reply(result))
+                self.post(lambda result=result, on_reply=on_reply: on_reply(result))
         client.close()

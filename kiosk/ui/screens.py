@@ -56,7 +56,8 @@ class HomeScreen(KioskScreen):
                           size_hint_y=None, height=64)
         self.state = Text("", size=theme.SMALL, colour=theme.TEXT_SOFT, size_hint_y=None, height=34)
         self.cards = GridLayout(cols=2, spacing=theme.GAP)
-        self.add_widget(column(self.title, self.state, self.cards, padding=[theme.PAD, 8, theme.PAD, theme.PAD]))
+        self.add_widget(column(self.title, self.state, self.cards,
+                               padding=[theme.PAD, 8, theme.PAD, theme.PAD]))
         self._shown: list | None = None
 
     def update(self, status: dict) -> None:
@@ -401,7 +402,7 @@ class StaffScreen(KioskScreen):
         ]
         lines += [f"{f['code']}: {f['message']}" for f in status["faults"]] or [_("No faults")]
         errors = status.get("routine_errors") or []
-        lines += [_("Routine files with errors: {n}").format(n=len(errors))] + errors[:3] if errors \
+        lines += [_("Routine files with errors: {n}").format(n=len(errors)), *errors[:3]] if errors \
             else [_("All routine files are valid")]
         if status.get("journal_error"):
             lines.append(status["journal_error"])
