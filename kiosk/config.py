@@ -7,6 +7,7 @@ missing default file means all defaults. The key names are the staff's interface
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from routines import CEILING_C, RoutineError
 from routines.yamldoc import Checker, Node, parse
 
 from .errors import ConfigError
+from .mqtt import MqttConfig
 
 DEFAULT_PATH = Path("/etc/footbath/config.yaml")
 ENV_VAR = "FOOTBATH_CONFIG"
@@ -92,7 +94,7 @@ class Config:
     cleaning: Cleaning = field(default_factory=Cleaning)
     session: SessionLimits = field(default_factory=SessionLimits)
     journal: Journal = field(default_factory=Journal)
-    mqtt: None = None
+    mqtt: MqttConfig | None = None  # telemetry off unless configured
     file: str | None = None  # where it came from; None for the built-in defaults
 
 
@@ -152,8 +154,7 @@ def _config(check: Checker, node: Node, file: str) -> Config:
             value = reader(check, fields[name], getattr(config, name))
             config = replace(config, **{name: value})
     if "mqtt" in fields and not _empty(fields["mqtt"]):
-        check.problem(fields["mqtt"], "mqtt", "MQTT is not available in this version; "
-                                              "leave it out or write mqtt: null")
+        config = replace(config, mqtt=_mqtt(check, fields["mqtt"]))
     return config
 
 
@@ -307,6 +308,50 @@ def _session(check: Checker, node: Node, current: SessionLimits) -> SessionLimit
                       lambda n, p: check.number(n, p, lo=600, hi=7200, integer=True, unit=" s"),
                       current.margin_s),
     )
+
+
+MQTT_KEYS = ("host", "port", "station", "base_topic", "discovery_prefix", "username", "password",
+             "tls", "ca_file", "cert_file", "key_file", "commands", "keepalive_s", "queue_max")
+TOPIC_WORD = r"[A-Za-z0-9_-]{1,64}"
+
+
+def _mqtt(check: Checker, node: Node) -> MqttConfig | None:
+    fields = check.mapping(node, "mqtt", required=("host",), optional=MQTT_KEYS[1:])
+    if fields is None:
+        return None
+    import socket
+
+    word = "letters, digits, - and _ (it becomes part of every topic)"
+    values: dict = {"station": re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:64] or "station1"}
+    if "host" in fields:
+        values["host"] = check.text(fields["host"], "mqtt.host", max_len=253)
+    readers = {
+        "port": lambda n, p: check.number(n, p, lo=1, hi=65535, integer=True),
+        "station": lambda n, p: check.text(n, p, max_len=64, pattern=TOPIC_WORD, pattern_help=word),
+        "base_topic": lambda n, p: check.text(n, p, max_len=64, pattern=TOPIC_WORD, pattern_help=word),
+        "discovery_prefix": lambda n, p: check.text(n, p, max_len=64, pattern=TOPIC_WORD,
+                                                    pattern_help=word),
+        "username": lambda n, p: check.text(n, p, max_len=256),
+        "password": lambda n, p: check.text(n, p, max_len=256),
+        "tls": check.boolean,
+        "ca_file": _path(check),
+        "cert_file": _path(check),
+        "key_file": _path(check),
+        "commands": check.boolean,
+        "keepalive_s": lambda n, p: check.number(n, p, lo=5, hi=3600, integer=True, unit=" s"),
+        "queue_max": lambda n, p: check.number(n, p, lo=1, hi=10000, integer=True),
+    }
+    for key, read in readers.items():
+        if key in fields and not _empty(fields[key]):
+            values[key] = read(fields[key], f"mqtt.{key}")
+    if "host" not in fields or any(v is None for v in values.values()):
+        return None
+    if values.get("password") and not values.get("username"):
+        check.problem(fields["password"], "mqtt.password", "a password needs a username; add "
+                                                           "mqtt.username")
+    if any(k in values for k in ("ca_file", "cert_file", "key_file")) and not values.get("tls"):
+        check.problem(node, "mqtt.tls", "certificate files are given but tls is off; set tls: true")
+    return MqttConfig(**values)
 
 
 def _journal(check: Checker, node: Node, current: Journal) -> Journal:

@@ -193,7 +193,9 @@ BAD_VALUES = [
     ("cleaning:\n  required: 1\n", "cleaning.required", 2, 13, "true or false"),
     ("cleaning:\n  contact_s: 5\n", "cleaning.contact_s", 2, 14, "out of range"),
     ("journal:\n  keep_days: -1\n", "journal.keep_days", 2, 14, "out of range"),
-    ("mqtt:\n  host: broker.local\n", "mqtt", 2, 3, "write mqtt: null"),
+    ("mqtt:\n  port: 1883\n", "mqtt.host", 2, 3, "required"),
+    ("mqtt:\n  host: b\n  station: a/b\n", "mqtt.station", 3, 12, "part of every topic"),
+    ("mqtt:\n  host: b\n  password: x\n", "mqtt.password", 3, 13, "needs a username"),
     ("- paths\n", "(file)", 1, 1, "not a mapping"),
 ]
 
