@@ -82,7 +82,9 @@ def discovery(config: MqttConfig, version: str) -> dict[str, dict]:
 
     def entity(component: str, key: str, name: str, **extra) -> tuple[str, dict]:
         topic = f"{config.discovery_prefix}/{component}/{node}/{key}/config"
-        return topic, {"name": name, "unique_id": f"{node}_{key}",
+        # object_id fixes the entity id (sensor.foot_bath_<station>_water_temperature) for dashboards
+        object_id = f"foot_bath_{config.station}_{name}".lower().replace(" ", "_").replace("-", "_")
+        return topic, {"name": name, "unique_id": f"{node}_{key}", "object_id": object_id,
                        "value_template": f"{{{{ value_json.{key} }}}}", **common, **extra}
 
     entities = [
