@@ -9,6 +9,7 @@ Starts Debian's mosquitto on a free loopback port; prints figures, asserts nothi
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -116,7 +117,7 @@ def loop_jitter(port: int, seconds: float, folder: Path) -> dict:
     time.sleep(seconds)  # the loop runs in real time: this is the measurement window
     stats = service.telemetry.stats()
     service.stop()
-    periods = [(b - a) * 1000 for a, b in zip(stamps, stamps[1:], strict=False)]
+    periods = [(b - a) * 1000 for a, b in itertools.pairwise(stamps)]
     mean = statistics.fmean(periods)
     deviation = [abs(p - mean) for p in periods]
     return {"steps": len(periods), "period_ms": mean, "jitter_p50_ms": percentile(deviation, 50),
@@ -125,7 +126,8 @@ def loop_jitter(port: int, seconds: float, folder: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--seconds", type=float, default=20.0, help="per jitter run (default 20)")
     parser.add_argument("--messages", type=int, default=500)
