@@ -3,8 +3,8 @@
 set -eu
 # python3-venv: the venv; libgl1 libegl1 libgl1-mesa-dri: Kivy's OpenGL, rendered off-screen by
 # Mesa in the tests; libmtdev1: Kivy's touch input (the panel); systemd: systemd-analyze for the
-# unit tests.
-PACKAGES="python3-venv libgl1 libegl1 libgl1-mesa-dri libmtdev1 systemd"
+# unit tests; mosquitto: a real MQTT broker for the telemetry tests; openssl: their test CA.
+PACKAGES="python3-venv libgl1 libegl1 libgl1-mesa-dri libmtdev1 systemd mosquitto openssl"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
