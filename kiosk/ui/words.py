@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from .i18n import _
+from .i18n import _, decimal_mark
 
 THERMOMETER_CODES = ("sensor_missing", "sensor_crc", "sensor_power_on", "sensor_127", "sensor_zero",
                      "sensor_minus", "sensor_range", "sensor_unreadable", "sensor_stale",
@@ -22,7 +22,8 @@ def fault_words(code: str | None) -> str:
                  "Take your feet out and call staff.")
     words = {
         "overheat": _("The heater is off: the water got too warm. Take your feet out now and call staff."),
-        "relay_stuck": _("The water keeps warming by itself. Take your feet out now and call staff."),
+        "relay_stuck": _("The water keeps warming even with the heater off. "
+                         "Take your feet out now and call staff."),
         "not_heating": _("The heater is off: the water is not warming as it should. Please call staff."),
         "probe_out": _("The heater is off: the thermometer seems to be out of the water. "
                        "Please call staff."),
@@ -36,14 +37,16 @@ def fault_words(code: str | None) -> str:
 def pause_words(reason: str | None) -> str:
     return {
         "user": _("Paused. Tap Resume when you are ready."),
-        "water_cold": _("The water is warming back up. The countdown waits for it."),
+        "water_cold": _("The water has cooled a little. The countdown waits while it warms up again."),
         "water_hot": _("The water is a little too warm. The countdown waits while it cools."),
         "no_reading": _("Checking the water temperature. The countdown waits."),
     }.get(reason or "", "")
 
 
 def temperature(value: float | None) -> str:
-    return "--.-\u00a0°C" if value is None else f"{value:.1f}\u00a0°C"
+    number = "--.-" if value is None else f"{value:.1f}"
+    # In the customer's decimal mark, and a no-break space: the unit never wraps away.
+    return number.replace(".", decimal_mark()) + "\u00a0°C"
 
 
 def minutes(seconds: float | None) -> str:
@@ -68,13 +71,13 @@ def warming_words(status: dict) -> str:
         return _("Warming the water")
     if eta <= 0:
         return _("Almost ready")
-    return _("Warming, {eta}").format(eta=about_minutes(eta))
+    return _("Ready in {eta}").format(eta=about_minutes(eta))
 
 
 def home_state(status: dict) -> str:
     """The home screen's one line about the water."""
     if status.get("cleaning_needed"):
-        return _("The basin is being cleaned. Please ask staff.")
+        return _("The basin needs cleaning. Please ask staff.")
     if status.get("water_c") is None:
         return _("Checking the water")
     return _("Ready when you are")
@@ -98,15 +101,16 @@ def rep_words(session: dict) -> str:
 
 
 def next_words(title: str | None) -> str:
-    return _("Next: {title}").format(title=title) if title else _("Next: all done")
+    return _("Next: {title}").format(title=title) if title else _("This is the last step")
 
 
 def done_words(status: dict) -> tuple[str, str]:
     session = status.get("session") or {}
-    name = session.get("routine_name") or ""
+    name = session.get("routine_name")
+    finished = _("{name} is finished.").format(name=name) if name else _("Your foot bath is finished.")
     return (_("All done. Thank you!"),
-            _("{name} is finished. Dry your feet well, including between the toes. "
-              "Staff will clean the basin for the next guest.").format(name=name))
+            finished + " " + _("Dry your feet well, including between the toes. "
+                               "Staff will clean the basin for the next guest."))
 
 
 def length_words(seconds: float) -> str:

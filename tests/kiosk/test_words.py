@@ -1,0 +1,197 @@
+"""What the screens say (issue 5 section 1): every sentence of words.py, in English and German,
+worked out from a status without a window."""
+
+import inspect
+
+import pytest
+
+from hardware import reading, safety
+from kiosk.ui import words as w
+from kiosk.ui.i18n import use_language
+from routines import runner
+
+NBSP = "\u00a0"
+# Every fault the supervisor can latch: the sensor codes, and the rest by name.
+FAULT_CODES = sorted(set(safety.MESSAGES) | set(reading.MESSAGES) | {safety.OVERHEAT, safety.HEATER_TIME})
+PAUSE_REASONS = (runner.USER, runner.WATER_COLD, runner.WATER_HOT, runner.NO_READING)
+
+
+@pytest.fixture
+def german():
+    use_language("de")
+    yield
+    use_language("en")
+
+
+def session(**overrides) -> dict:
+    base = {"phase": "steps", "step_index": 0, "step_count": 4, "rep": 2, "reps": 5, "foot": "left",
+            "routine_name": "Classic soak and massage", "remaining_s": 40.0}
+    return base | overrides
+
+
+# -- faults ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", FAULT_CODES)
+def test_every_fault_the_supervisor_latches_has_its_own_plain_words(code):
+    text = w.fault_words(code)
+    assert text != w.fault_words("something new")  # not the catch-all
+    assert "staff" in text
+    assert not any(jargon in text for jargon in ("CRC", "relay", "sensor", "1-Wire", "probe"))
+
+
+def test_a_thermometer_fault_says_what_the_issue_says():
+    assert w.fault_words(reading.MISSING) == ("The heater is off: the thermometer stopped answering. "
+                                              "Take your feet out and call staff.")
+    assert {w.fault_words(code) for code in w.THERMOMETER_CODES} == {w.fault_words(reading.MISSING)}
+
+
+@pytest.mark.parametrize("code", [safety.OVERHEAT, safety.RELAY_STUCK])
+def test_when_the_water_may_be_too_hot_feet_come_out_now(code):
+    assert "Take your feet out now" in w.fault_words(code)
+
+
+def test_an_unknown_or_missing_fault_still_says_the_heater_is_off_and_to_call_staff():
+    assert w.fault_words(None) == w.fault_words("new_code") == "The heater is off. Please call staff."
+
+
+# -- pauses, temperatures and times ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reason", PAUSE_REASONS)
+def test_every_pause_says_why(reason):
+    assert w.pause_words(reason).endswith(".")
+
+
+def test_the_customers_pause_says_how_to_go_on_and_no_pause_says_nothing():
+    assert w.pause_words(runner.USER) == "Paused. Tap Resume when you are ready."
+    assert w.pause_words(None) == ""
+
+
+def test_the_water_holds_the_countdown_in_words_a_customer_follows():
+    assert "countdown waits" in w.pause_words(runner.WATER_COLD)
+    assert "too warm" in w.pause_words(runner.WATER_HOT)
+
+
+@pytest.mark.parametrize("value, text", [(38.0, "38.0"), (37.96, "38.0"), (36.44, "36.4"), (None, "--.-")])
+def test_a_temperature_has_one_decimal_and_a_unit_that_never_wraps_away(value, text):
+    assert w.temperature(value) == f"{text}{NBSP}°C"
+
+
+def test_german_writes_a_decimal_comma(german):
+    assert w.temperature(38.5) == f"38,5{NBSP}°C"
+    assert w.temperature(None) == f"--,-{NBSP}°C"
+
+
+@pytest.mark.parametrize("seconds, text", [
+    (None, ""), (0, "0:00"), (-3, "0:00"), (0.2, "0:01"), (59.01, "1:00"), (545, "9:05"), (3600, "60:00")])
+def test_a_countdown_shows_whole_seconds_rounded_up(seconds, text):
+    # Rounded up: "0:00" only when the time is really over.
+    assert w.minutes(seconds) == text
+
+
+@pytest.mark.parametrize("seconds, text", [
+    (0, "about 1 min"), (30, "about 1 min"), (89, "about 1 min"), (91, "about 2 min"), (600, "about 10 min")])
+def test_about_minutes_never_says_zero(seconds, text):
+    assert w.about_minutes(seconds) == text
+
+
+@pytest.mark.parametrize("seconds, text", [(20, "1 min"), (600, "10 min"), (870, "14 min")])
+def test_a_routines_length_is_whole_minutes(seconds, text):
+    assert w.length_words(seconds) == text
+
+
+# -- warming, home and ready ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status, text", [
+    ({"warm_eta_s": None, "water_c": 30.0, "target_c": 38.0}, "Warming the water"),
+    ({"warm_eta_s": 300.0, "water_c": 30.0, "target_c": 38.0}, "Ready in about 5 min"),
+    ({"warm_eta_s": 0.0, "water_c": 37.6, "target_c": 38.0}, "Almost ready"),
+    ({"warm_eta_s": None, "water_c": 38.6, "target_c": 38.0}, "The water is a little too warm. "
+                                                              "It is cooling down."),
+    ({"warm_eta_s": None, "water_c": None, "target_c": 38.0}, "Warming the water"),
+])
+def test_warming_says_when_the_water_will_be_ready(status, text):
+    assert w.warming_words(status) == text
+
+
+@pytest.mark.parametrize("status, text", [
+    ({"cleaning_needed": True, "water_c": 30.0},
+     "The basin needs cleaning. Please ask staff."),
+    ({"cleaning_needed": False, "water_c": None}, "Checking the water"),
+    ({"cleaning_needed": False, "water_c": 30.0}, "Ready when you are"),
+])
+def test_the_home_screen_line(status, text):
+    assert w.home_state(status) == text
+
+
+def test_ready_says_the_measured_water_and_what_to_do():
+    assert w.ready_words({"water_c": 38.04, "target_c": 38.0}) == \
+        f"The water is at 38.0{NBSP}°C. Put your feet in, then tap Start."
+    assert w.ready_words({"water_c": None, "target_c": 37.0}).startswith(f"The water is at 37.0{NBSP}°C.")
+
+
+# -- steps and the end ------------------------------------------------------------------------------
+
+
+def test_feet_steps_and_repetitions():
+    assert [w.foot_words(foot) for foot in ("left", "right", None)] == ["Left foot", "Right foot", ""]
+    assert w.step_counter(session(step_index=0, step_count=4)) == "Step 1 of 4"
+    assert w.step_counter(session(step_index=3, step_count=4)) == "Step 4 of 4"
+    assert w.rep_words(session(rep=2, reps=5)) == "2 of 5"
+
+
+def test_the_next_step_or_that_this_is_the_last():
+    assert w.next_words("Toe rotation") == "Next: Toe rotation"
+    assert w.next_words(None) == w.next_words("") == "This is the last step"
+
+
+def test_done_names_the_routine_and_says_what_happens_next():
+    title, text = w.done_words({"session": session(phase="done")})
+    assert title == "All done. Thank you!"
+    assert text == ("Classic soak and massage is finished. Dry your feet well, including between "
+                    "the toes. Staff will clean the basin for the next guest.")
+
+
+@pytest.mark.parametrize("status", [{"session": None}, {}, {"session": session(routine_name=None)}])
+def test_done_without_a_routine_name_still_reads_well(status):
+    _, text = w.done_words(status)
+    assert text.startswith("Your foot bath is finished. Dry your feet")
+
+
+# -- German ----------------------------------------------------------------------------------------------
+
+
+def test_the_sentences_in_german(german):
+    assert w.step_counter(session(step_index=1, step_count=4)) == "Schritt 2 von 4"
+    assert w.rep_words(session(rep=3, reps=5)) == "3 von 5"
+    assert w.foot_words("right") == "Rechter Fuß"
+    assert w.about_minutes(300) == "etwa 5 Min."
+    assert w.warming_words({"warm_eta_s": 60.0, "water_c": 36.0, "target_c": 38.0}) == "Bereit in etwa 1 Min."
+    assert w.ready_words({"water_c": 38.0}) == \
+        f"Das Wasser hat 38,0{NBSP}°C. Stellen Sie Ihre Füße hinein und tippen Sie dann auf Start."
+    assert w.next_words("Toe rotation") == "Als Nächstes: Toe rotation"  # routine titles stay as written
+    title, text = w.done_words({"session": session()})
+    assert title == "Das war\u2019s. Vielen Dank!"  # a typographic apostrophe
+    assert text.startswith("Classic soak and massage ist beendet. Trocknen Sie Ihre Füße gut ab")
+
+
+@pytest.mark.parametrize("code", FAULT_CODES)
+def test_every_fault_in_german_asks_for_staff_politely(german, code):
+    assert "Bitte" in w.fault_words(code) and "Personal" in w.fault_words(code)
+
+
+def test_every_pause_and_home_line_is_german(german):
+    english = {"Paused", "water", "countdown", "basin", "Ready"}
+    homes = [{"cleaning_needed": c, "water_c": t} for c, t in ((True, 1.0), (False, None), (False, 1.0))]
+    texts = [w.pause_words(r) for r in PAUSE_REASONS] + [w.home_state(status) for status in homes]
+    assert all(texts) and not any(word in text for text in texts for word in english)
+
+
+def test_each_function_of_words_is_covered_here():
+    functions = {name for name, f in inspect.getmembers(w, inspect.isfunction) if f.__module__ == w.__name__}
+    tested = {"fault_words", "pause_words", "temperature", "minutes", "about_minutes", "warming_words",
+              "home_state", "ready_words", "foot_words", "step_counter", "rep_words", "next_words",
+              "done_words", "length_words"}
+    assert functions == tested, "a new sentence in words.py needs its test here"
