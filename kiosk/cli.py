@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="force the simulated bath on or off (default: from the config)")
     serve.add_argument("--speed", type=float, default=1.0,
                        help="simulated seconds per real second, simulated bath only (default: 1)")
+    # Hidden, for tests and demos: the simulated water's starting temperature, so that a soak is
+    # reached in seconds instead of a quarter of an hour of warming.
+    serve.add_argument("--start-c", type=float, default=30.0, help=argparse.SUPPRESS)
 
     status = commands.add_parser("status", parents=[common], help="what the bath is doing now",
                                  description="Phase, water and target temperature, heater, faults, "
@@ -107,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                                description="The water temperature, through the service when it "
                                            "runs, else read straight from the sensor.")
     temp.add_argument("--watch", action="store_true", help="keep printing it (Ctrl-C stops)")
+    # Hidden, for tests: stop watching after this many lines.
+    temp.add_argument("--count", type=int, default=None, help=argparse.SUPPRESS)
     history = commands.add_parser("history", parents=[common], help="past sessions or cleanings",
                                   description="Sessions from the journal: start, routine, profile, "
                                               "length, outcome, peak and mean water temperature.")
@@ -187,11 +192,11 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return walk(config, args.routine, profile=args.profile, speed=args.speed)
     if command == "serve":
-        return staff_cli.cmd_serve(config, simulate=args.simulate, speed=args.speed)
+        return staff_cli.cmd_serve(config, simulate=args.simulate, speed=args.speed, water_c=args.start_c)
     if command == "status":
         return staff_cli.cmd_status(config, as_json=args.json)
     if command == "temp":
-        return staff_cli.cmd_temp(config, watch=args.watch)
+        return staff_cli.cmd_temp(config, watch=args.watch, count=args.count)
     if command == "history":
         return staff_cli.cmd_history(config, since=args.since, as_csv=args.csv, cleaning=args.cleaning)
     if command == "config":
@@ -210,13 +215,16 @@ def heater_off(config_path: str | None) -> int:
     try:
         config = load_config(config_path)
     except ConfigError as exc:
-        print(f"footbath: the config has errors ({exc}); trying the default socket", file=sys.stderr)
         config = Config()
+        print("footbath: the config has errors:", file=sys.stderr)
+        for line in (exc.problems or (exc,)):
+            print(line, file=sys.stderr)
+        print(f"footbath: trying the default socket {config.paths.socket}", file=sys.stderr)
         try:
             return staff_cli.cmd_heater_off_via_service(config)
         except KioskError as inner:
-            raise KioskError(f"{inner}. The pins are unknown while the config is broken: switch "
-                             "the heater off at the mains") from None
+            raise KioskError(f"{inner}. The pins are unknown while the config is broken: switch the "
+                             "heater off at the mains") from None
     return staff_cli.cmd_heater_off(config)
 
 

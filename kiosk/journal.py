@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from .errors import KioskError
 
@@ -111,6 +112,7 @@ class Journal:
         if readonly:
             self._open_readonly()
             return
+        self.db: sqlite3.Connection | None = None
         try:
             Path(state_dir).mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None,
@@ -119,7 +121,11 @@ class Journal:
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, sqlite3.Error, KioskError) as exc:
+            if self.db is not None:
+                self.db.close()
+            if isinstance(exc, KioskError):
+                raise
             raise KioskError(f"cannot open the journal {self.path}: {exc}; check that the state "
                              "dir exists, is writable and has free space") from None
 
@@ -128,14 +134,21 @@ class Journal:
         if not self.path.exists():
             raise KioskError(f"no journal yet at {self.path}: no session has been recorded")
         try:
-            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5.0)
+            # A URI, so that mode=ro holds; the path is quoted (a '?' or '#' in it is no option).
+            self.db = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?mode=ro", uri=True,
+                                      timeout=5.0)
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.Error as exc:
             raise KioskError(f"cannot read the journal {self.path}: {exc}; check its permissions "
                              "(staff need to be in the footbath group)") from None
-        if version != len(MIGRATIONS):
-            raise KioskError(f"the journal {self.path} has schema {version}, this footbath reads "
-                             f"{len(MIGRATIONS)}; let the service start once to update it")
+        if version > len(MIGRATIONS):
+            self.db.close()
+            raise KioskError(f"the journal {self.path} was written by a newer footbath (schema "
+                             f"{version}, this one reads {len(MIGRATIONS)}); update footbath")
+        if version < len(MIGRATIONS):
+            self.db.close()
+            raise KioskError(f"the journal {self.path} has the older schema {version}, this footbath "
+                             f"reads {len(MIGRATIONS)}; let the service start once to update it")
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -161,7 +174,8 @@ class Journal:
                 result = write()
                 self.db.execute("COMMIT")
             except sqlite3.Error as exc:
-                self.error = f"the journal cannot be written ({exc}); check the free space on the card"
+                self.error = (f"the journal cannot be written ({exc}); check that the card has free "
+                              "space and is not read-only")
                 with contextlib.suppress(sqlite3.Error):
                     self.db.execute("ROLLBACK")
                 return None

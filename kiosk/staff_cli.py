@@ -22,12 +22,15 @@ from .pins import PinStore
 EXIT_OK, EXIT_FAIL = 0, 1
 
 
-def cmd_serve(config: Config, *, simulate: bool | None, speed: float) -> int:
+def cmd_serve(config: Config, *, simulate: bool | None, speed: float, water_c: float = 30.0) -> int:
+    """`water_c`: where the simulated water starts (ignored on the real bath)."""
     from .service import Service
 
+    if not 0.0 <= water_c <= 60.0:
+        raise KioskError(f"--start-c {water_c:g} is not a water temperature; give 0 to 60 C")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
-    service = Service(config, simulate=simulate, speed=speed)
+    service = Service(config, simulate=simulate, speed=speed, water_c=water_c)
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: service.stop_soon())
     logging.getLogger("footbath").info("serving on %s (%s bath)", service.socket_path,
@@ -38,7 +41,8 @@ def cmd_serve(config: Config, *, simulate: bool | None, speed: float) -> int:
 
 # -- status and temperature ---------------------------------------------------------------
 
-def cmd_status(config: Config, *, as_json: bool, out=sys.stdout) -> int:
+def cmd_status(config: Config, *, as_json: bool, out=None) -> int:
+    out = sys.stdout if out is None else out
     with Client(config.paths.socket) as client:
         status = client.request("status")
     if as_json:
@@ -79,13 +83,18 @@ def describe_status(s: dict) -> str:
         rows.append(("journal", s["journal_error"]))
     if s.get("note"):
         rows.append(("note", s["note"]))
+    if s.get("interrupted"):
+        ids = ", ".join(str(i) for i in s["interrupted"])
+        rows.append(("note", f"session {ids} was interrupted (the service stopped during it); "
+                             "nothing heats until someone starts a new session"))
     if s.get("simulated"):
         rows.append(("bath", "simulated"))
     return "\n".join(f"{k:10s} {v}".rstrip() for k, v in rows)
 
 
-def cmd_temp(config: Config, *, watch: bool, out=sys.stdout, count: int | None = None) -> int:
+def cmd_temp(config: Config, *, watch: bool, out=None, count: int | None = None) -> int:
     """Through the service when it runs, else straight from the sensor."""
+    out = sys.stdout if out is None else out
     try:
         client = Client(config.paths.socket)
         client.connect()
@@ -140,7 +149,8 @@ def _when(ts: float | None) -> str:
 
 
 def cmd_history(config: Config, *, since: str | None, as_csv: bool, cleaning: bool,
-                out=sys.stdout) -> int:
+                out=None) -> int:
+    out = sys.stdout if out is None else out
     since_ts = parse_since(since)
     journal = Journal(config.paths.state_dir, readonly=True)
     try:
@@ -185,15 +195,17 @@ def _print_rows(rows: list[tuple], as_csv: bool, out) -> None:
 
 # -- heater-off -------------------------------------------------------------------------------
 
-def cmd_heater_off_via_service(config: Config, out=sys.stdout) -> int:
+def cmd_heater_off_via_service(config: Config, out=None) -> int:
+    out = sys.stdout if out is None else out
     with Client(config.paths.socket, timeout_s=3.0) as client:
         client.request("heater_off")
     print("every output is off (the service switched them off)", file=out)
     return EXIT_OK
 
 
-def cmd_heater_off(config: Config, out=sys.stdout) -> int:
+def cmd_heater_off(config: Config, out=None) -> int:
     """Every output off: through the service when it answers, else by driving the pins."""
+    out = sys.stdout if out is None else out
     try:
         return cmd_heater_off_via_service(config, out)
     except ServiceUnavailable as exc:
@@ -204,7 +216,11 @@ def cmd_heater_off(config: Config, out=sys.stdout) -> int:
         print(f"the service is not running ({reason}); this is a simulated bath: no pins to drive",
               file=out)
         return EXIT_OK
-    rig = build_rig(config, on_stop=None)  # every output is built off
+    try:
+        rig = build_rig(config, on_stop=None)  # every output is built off
+    except KioskError as exc:
+        raise KioskError(f"{reason}. Driving the pins directly failed too: {exc}. Switch the heater "
+                         "off at the mains") from None
     try:
         rig.all_off()
     finally:
@@ -216,7 +232,8 @@ def cmd_heater_off(config: Config, out=sys.stdout) -> int:
 
 # -- config and PINs --------------------------------------------------------------------------
 
-def cmd_config_check(config: Config, out=sys.stdout) -> int:
+def cmd_config_check(config: Config, out=None) -> int:
+    out = sys.stdout if out is None else out
     where = config.file or "built-in defaults (no config file)"
     hw = config.hardware
     fitted = [name for name in ("pump", "vibration", "buzzer", "stop_button", "float_switch")
@@ -231,7 +248,8 @@ def cmd_config_check(config: Config, out=sys.stdout) -> int:
     return EXIT_OK
 
 
-def read_pin(prompt: str, stdin=sys.stdin) -> str:
+def read_pin(prompt: str, stdin=None) -> str:
+    stdin = sys.stdin if stdin is None else stdin
     if stdin.isatty():
         return getpass.getpass(prompt)
     line = stdin.readline()
@@ -240,7 +258,9 @@ def read_pin(prompt: str, stdin=sys.stdin) -> str:
     return line.strip()
 
 
-def cmd_pin_set(config: Config, name: str, out=sys.stdout, stdin=sys.stdin) -> int:
+def cmd_pin_set(config: Config, name: str, out=None, stdin=None) -> int:
+    out = sys.stdout if out is None else out
+    stdin = sys.stdin if stdin is None else stdin
     store = PinStore(config.paths.state_dir)
     first = read_pin(f"New PIN for {name} (4-8 digits): ", stdin)
     second = read_pin("Again: ", stdin)
@@ -251,13 +271,15 @@ def cmd_pin_set(config: Config, name: str, out=sys.stdout, stdin=sys.stdin) -> i
     return EXIT_OK
 
 
-def cmd_pin_list(config: Config, out=sys.stdout) -> int:
+def cmd_pin_list(config: Config, out=None) -> int:
+    out = sys.stdout if out is None else out
     names = PinStore(config.paths.state_dir).names()
     print("\n".join(names) if names else "no staff PINs set; set one with `footbath pin set`", file=out)
     return EXIT_OK
 
 
-def cmd_pin_remove(config: Config, name: str, out=sys.stdout) -> int:
+def cmd_pin_remove(config: Config, name: str, out=None) -> int:
+    out = sys.stdout if out is None else out
     PinStore(config.paths.state_dir).remove(name)
     print(f"PIN for {name} removed", file=out)
     return EXIT_OK

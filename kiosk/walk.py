@@ -29,31 +29,34 @@ def demo_config(config: Config, folder: Path) -> Config:
     return dataclasses.replace(config, paths=paths)
 
 
-def walk(config: Config, routine_id: str, *, profile: str, speed: float, out=sys.stdout,
+def walk(config: Config, routine_id: str, *, profile: str, speed: float, out=None,
          seed: int = 0) -> int:
+    out = sys.stdout if out is None else out
     if profile not in PROFILES:
         raise KioskError(f"unknown profile {profile!r}; use {' or '.join(PROFILES)}")
     if not speed > 0:
-        raise KioskError("--speed must be above 0")
+        raise KioskError(f"--speed must be above 0, not {speed:g}")
     with tempfile.TemporaryDirectory(prefix="footbath-run-") as tmp:
         service = Service(demo_config(config, Path(tmp)), simulate=True, speed=speed,
                           water_c=START_C, seed=seed)
         service.start()
         try:
             with Client(service.socket_path, timeout_s=30) as client:
-                return _walk(client, routine_id, profile, out)
+                bath = config.bath
+                return _walk(client, routine_id, profile, out,
+                             f"{bath.litres:g} L, {bath.heater_w:g} W, simulated, x{speed:g}")
         finally:
             service.stop()
 
 
-def _walk(client: Client, routine_id: str, profile: str, out) -> int:
+def _walk(client: Client, routine_id: str, profile: str, out, bath: str) -> int:
     routines = {r["id"]: r for r in client.request("routines")}
     if routine_id not in routines:
         raise KioskError(f"no routine {routine_id!r}; known routines: {', '.join(routines)}")
     status = client.request("start", routine=routine_id, profile=profile)
     session = status["session"]
-    print(f"{session['routine_name']} ({profile}): {format_duration(session['session_remaining_s'])} "
-          "once the water is warm (simulated bath)", file=out)
+    print(f"{session['routine_name']}, {profile} profile: {format_duration(session['session_remaining_s'])} "
+          f"once the water is warm ({bath})", file=out, flush=True)
     shown, waiting_since = None, 0.0
     with Client(client.path, timeout_s=client.timeout_s) as watcher:
         for status in watcher.watch():
@@ -63,7 +66,7 @@ def _walk(client: Client, routine_id: str, profile: str, out) -> int:
             key = (session["phase"], session["step_index"], session["foot"], session["pause_reason"])
             if key != shown:
                 shown, waiting_since = key, status["now_s"]
-                print(line(status), file=out)
+                print(line(status), file=out, flush=True)
             if session["phase"] in ("done", "stopped", "fault"):
                 return 0 if session["phase"] == "done" else 1
             if session["waiting_for_tap"] and status["now_s"] - waiting_since >= TAP_AFTER_S:

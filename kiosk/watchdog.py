@@ -2,6 +2,9 @@
 
 If the control loop hangs, the pings stop and systemd kills and restarts the service, whose
 ExecStopPost drives every output off. Without $NOTIFY_SOCKET (not under systemd) it is silent.
+
+A ping never waits: a datagram socket's queue is short (10 messages by default on Linux), and
+a receiver that is slow to read must cost a missed ping, never a stalled control loop.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ class Watchdog:
             self.address = "\0" + self.address[1:]  # an abstract socket
 
     def notify(self, message: str) -> bool:
+        """Send one message; False when there is no one to tell or it could not go now."""
         if not self.address:
             return False
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
             try:
-                sock.sendto(message.encode(), self.address)
+                sock.sendto(message.encode(), socket.MSG_DONTWAIT, self.address)
             except OSError:
                 return False
         return True
