@@ -8,6 +8,7 @@ from importlib import metadata
 
 from routines.model import CEILING_C, ILLUSTRATIONS
 
+from . import doctor as doctor_module
 from .config import DEFAULT_PATH, ENV_VAR, Config, load_config
 from .errors import ConfigError, KioskError
 
@@ -83,11 +84,32 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", parents=[common], help="the whole kiosk on a simulated bath (demo)",
         description="Run the service on a simulated bath, on a temporary socket with a temporary "
-                    "journal, and walk one session through it, printed to the terminal.")
-    run.add_argument("--routine", default="classic", help="routine id (default: classic)")
-    run.add_argument("--profile", choices=("standard", "gentle"), default="standard")
-    run.add_argument("--speed", type=float, default=60.0,
-                     help="simulated seconds per real second (default: 60)")
+                    "journal, and the touchscreen in a window beside it, in one process. With "
+                    "--terminal, walk one session through it, printed to the terminal instead.")
+    run.add_argument("--terminal", action="store_true",
+                     help="no window: walk one routine and print it (for SSH and scripts)")
+    run.add_argument("--routine", default="classic", help="with --terminal: routine id (default: classic)")
+    run.add_argument("--profile", choices=("standard", "gentle"), default="standard",
+                     help="with --terminal: the profile (default: standard)")
+    run.add_argument("--speed", type=float, default=None,
+                     help="simulated seconds per real second (default: 1 with the window, 60 with "
+                          "--terminal)")
+
+    kiosk = commands.add_parser(
+        "kiosk", parents=[common], help="the touchscreen (systemd runs it)",
+        description="Run the touchscreen app against the bath controller's socket "
+                    "(paths.socket). It shows 'reconnecting' until the controller answers.")
+    kiosk.add_argument("--window", action="store_true",
+                       help="an 800x480 window instead of full screen (for a desktop)")
+    screenshots = commands.add_parser(
+        "screenshots", parents=[common], help="render every screen to PNG files",
+        description="Render every screen at 800x480 from a scripted session on a simulated bath, "
+                    "off-screen, into a folder.")
+    screenshots.add_argument("--out", required=True, metavar="DIR", help="where to write the PNGs")
+    doctor = commands.add_parser("doctor", parents=[common],
+                                 help="check the Pi, the wiring and the set-up",
+                                 description=doctor_module.DESCRIPTION)
+    doctor_module.add_arguments(doctor)
 
     serve = commands.add_parser(
         "serve", parents=[common], help="the bath controller service (systemd runs it)",
@@ -175,6 +197,8 @@ def dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "heater-off":
         return heater_off(args.config)
+    if args.command == "doctor":  # before the config: a broken config is one failed check
+        return doctor_module.cmd_doctor_file(args.config, root=args.root)
     config = load_config(args.config)
     command, action = args.command, getattr(args, "action", None)
     if command == "routines":
@@ -188,9 +212,19 @@ def dispatch(args: argparse.Namespace) -> int:
             return routines_cli.cmd_new(config, args.id)
         return routines_cli.cmd_edit(config, args.id)
     if command == "run":
-        from .walk import walk
+        return run(config, args)
+    if command == "kiosk":
+        from .ui.main import run_kiosk
 
-        return walk(config, args.routine, profile=args.profile, speed=args.speed)
+        return run_kiosk(config.paths.socket, language=config.kiosk.language, volume=config.kiosk.volume,
+                         fullscreen=not args.window, rotation=config.kiosk.rotation,
+                         blank_after_s=config.kiosk.blank_after_s)
+    if command == "screenshots":
+        from .ui.screenshots import take_screenshots
+
+        for path in take_screenshots(args.out):
+            print(path)
+        return 0
     if command == "serve":
         return staff_cli.cmd_serve(config, simulate=args.simulate, speed=args.speed, water_c=args.start_c)
     if command == "status":
@@ -206,6 +240,31 @@ def dispatch(args: argparse.Namespace) -> int:
     if action == "list":
         return staff_cli.cmd_pin_list(config)
     return staff_cli.cmd_pin_remove(config, args.name)
+
+
+def run(config: Config, args: argparse.Namespace) -> int:
+    """The demo: the service on a simulated bath, and the touchscreen (or a terminal walk)."""
+    if args.terminal:
+        from .walk import walk
+
+        return walk(config, args.routine, profile=args.profile, speed=args.speed or 60.0)
+    import tempfile
+    from pathlib import Path
+
+    from .service import Service
+    from .ui.main import run_kiosk
+    from .walk import demo_config
+
+    with tempfile.TemporaryDirectory(prefix="footbath-run-") as tmp:
+        demo = demo_config(config, Path(tmp))
+        service = Service(demo, simulate=True, speed=args.speed or 1.0)
+        service.start()
+        try:
+            return run_kiosk(demo.paths.socket, language=config.kiosk.language,
+                             volume=config.kiosk.volume, fullscreen=False,
+                             blank_after_s=config.kiosk.blank_after_s)
+        finally:
+            service.stop()
 
 
 def heater_off(config_path: str | None) -> int:

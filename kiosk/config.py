@@ -66,6 +66,7 @@ class KioskSettings:
     language: str = "en"
     blank_after_s: int = 300
     volume: float = 0.6
+    rotation: int = 0  # degrees: how the panel is mounted
 
 
 @dataclass(frozen=True)
@@ -275,7 +276,8 @@ def _thermometer(check: Checker, node: Node, current: ThermometerConfig) -> Ther
 
 
 def _kiosk(check: Checker, node: Node, current: KioskSettings) -> KioskSettings:
-    fields = check.mapping(node, "kiosk", optional=("language", "blank_after_s", "volume")) or {}
+    fields = check.mapping(node, "kiosk", optional=("language", "blank_after_s", "volume",
+                                                    "rotation")) or {}
     return KioskSettings(
         language=_set(check, fields, "language", "kiosk",
                       lambda n, p: check.choice(n, p, LANGUAGES), current.language),
@@ -285,6 +287,8 @@ def _kiosk(check: Checker, node: Node, current: KioskSettings) -> KioskSettings:
         volume=_set(check, fields, "volume", "kiosk",
                     lambda n, p: check.number(n, p, lo=0.0, hi=1.0, unit=" (0 is mute)"),
                     current.volume),
+        rotation=_set(check, fields, "rotation", "kiosk",
+                      lambda n, p: check.choice(n, p, (0, 90, 180, 270)), current.rotation),
     )
 
 

@@ -24,22 +24,29 @@ def configure(*, fullscreen: bool, rotation: int = 0, width: int = 800, height: 
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("kivy", "log_enable", "1")
     Config.set("kivy", "log_dir", "")
-    # One touch source only: the kernel's multitouch device through mtdev on the panel, else
-    # the window's own (SDL2) events; never both, or every tap arrives twice.
+    # One touch source only: SDL2's own (on KMS/DRM it reads the panel through evdev). Kivy's
+    # default providers (mouse, probesysfs) would deliver every tap a second time.
     for name, _ in list(Config.items("input")):
         Config.remove_option("input", name)
-    if fullscreen and Path("/dev/input").is_dir():
-        Config.set("input", "panel", "mtdev,/dev/input/event0" if Path("/dev/input/event0").exists()
-                   else "probesysfs")
     Config.set("postproc", "double_tap_time", "0")
     Config.set("postproc", "triple_tap_time", "0")
 
 
-def run_kiosk(socket_path: Path, *, language: str = "en", volume: float = 0.6, fullscreen: bool = False,
-              rotation: int = 0) -> int:
-    configure(fullscreen=fullscreen, rotation=rotation)
+def build_kiosk(socket_path: Path, *, language: str = "en", volume: float = 0.6,
+                blank_after_s: float = 300.0):
+    """The app with its sound (the bath's buzzer when there is no speaker); Kivy configured first."""
     from .app import KioskApp
     from .sound import Sound
 
-    KioskApp(socket_path, language=language, volume=volume, sound=Sound.open()).run()
+    sound = Sound.open(volume=volume)
+    app = KioskApp(socket_path, language=language, volume=volume, sound=sound,
+                   blank_after_s=blank_after_s)
+    sound.buzzer = lambda pattern: app.send("buzz", pattern=pattern)
+    return app
+
+
+def run_kiosk(socket_path: Path, *, language: str = "en", volume: float = 0.6, fullscreen: bool = False,
+              rotation: int = 0, blank_after_s: float = 300.0) -> int:
+    configure(fullscreen=fullscreen, rotation=rotation)
+    build_kiosk(socket_path, language=language, volume=volume, blank_after_s=blank_after_s).run()
     return 0
