@@ -247,7 +247,8 @@ def run(config: Config, args: argparse.Namespace) -> int:
     if args.terminal:
         from .walk import walk
 
-        return walk(config, args.routine, profile=args.profile, speed=args.speed or 60.0)
+        return walk(config, args.routine, profile=args.profile,
+                    speed=60.0 if args.speed is None else args.speed)
     import tempfile
     from pathlib import Path
 
@@ -257,7 +258,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="footbath-run-") as tmp:
         demo = demo_config(config, Path(tmp))
-        service = Service(demo, simulate=True, speed=args.speed or 1.0)
+        service = Service(demo, simulate=True, speed=1.0 if args.speed is None else args.speed)
         service.start()
         try:
             return run_kiosk(demo.paths.socket, language=config.kiosk.language,
