@@ -42,7 +42,8 @@ class ApiRefused(KioskError):
 
 
 class _Client:
-    __slots__ = ("closing", "conn", "fd", "inbuf", "outbuf", "sent_at", "sent_version", "watching")
+    __slots__ = ("closed", "closing", "conn", "fd", "inbuf", "outbuf", "sent_at", "sent_version",
+                 "watching")
 
     def __init__(self, conn: socket.socket):
         self.conn = conn
@@ -52,17 +53,23 @@ class _Client:
         self.watching = False
         self.sent_version = -1
         self.sent_at = 0.0
-        self.closing = False
+        self.closing = False  # an error is on its way out; nothing more is read
+        self.closed = False
 
 
 class ApiServer:
-    """Serves `handler(request) -> result` on `path`; `publish(status)` feeds the watchers."""
+    """Serves `handler(request) -> result` on `path`; `publish(status)` feeds the watchers.
+
+    `clock` (monotonic seconds) only times the once-a-second snapshots; tests pass their own.
+    """
 
     def __init__(self, path: Path, handler: Callable[[p.Request], Any], *,
-                 status: Callable[[], dict], mode: int = 0o660):
+                 status: Callable[[], dict], mode: int = 0o660,
+                 clock: Callable[[], float] = time.monotonic):
         self.path = Path(path)
         self.handler = handler
         self.status = status
+        self.clock = clock
         self.selector = selectors.DefaultSelector()
         self.clients: dict[int, _Client] = {}
         self._wake_r, self._wake_w = socket.socketpair()
@@ -99,7 +106,7 @@ class ApiServer:
         os.chmod(self.path, mode)
         with contextlib.suppress(KeyError, PermissionError):
             os.chown(self.path, -1, grp.getgrnam(SOCKET_GROUP).gr_gid)
-        listener.listen(16)
+        listener.listen(MAX_CLIENTS)  # a burst of clients waits in the queue, not refused
         listener.setblocking(False)
         self.selector.register(listener, selectors.EVENT_READ, "listen")
         self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
@@ -127,8 +134,13 @@ class ApiServer:
         self._wake_w.close()
 
     def publish(self, status: dict) -> None:
-        """Called from the control loop: the newest status, sent to watchers when it changed."""
-        encoded = p.reply_ok("watch", status)
+        """Called from the control loop: the newest status, sent to watchers when it changed.
+        Never raises: a status that cannot be sent must not stop the control loop."""
+        try:
+            encoded = p.reply_ok("watch", status)
+        except (TypeError, ValueError):
+            log.exception("api: the status cannot be sent as JSON")
+            return
         with self._lock:
             if encoded == self._published:
                 return
@@ -145,7 +157,7 @@ class ApiServer:
     def serve_forever(self) -> None:
         while not self._stop.is_set():
             try:
-                events = self.selector.select(timeout=WATCH_EVERY_S / 2)
+                events = self.selector.select(timeout=self._timeout_s())
             except OSError:  # pragma: no cover - a selector failure would be a bug
                 log.exception("api: select failed")
                 continue
@@ -156,7 +168,15 @@ class ApiServer:
                     log.exception("api: error serving a client")
                     if isinstance(key.data, _Client):
                         self._drop(key.data)
-            self._feed_watchers()
+            try:
+                self._feed_watchers()
+            except Exception:  # pragma: no cover - a bug here must not end the API
+                log.exception("api: error feeding the watchers")
+
+    def _timeout_s(self) -> float:
+        # A watcher still sending is left out: the end of its write wakes the loop anyway.
+        return select_timeout_s(self.clock(), [c.sent_at for c in self.clients.values()
+                                               if c.watching and not c.closing and not c.outbuf])
 
     def _dispatch(self, key, mask) -> None:
         if key.data == "listen":
@@ -169,7 +189,7 @@ class ApiServer:
             client: _Client = key.data
             if mask & selectors.EVENT_READ:
                 self._read(client)
-            if mask & selectors.EVENT_WRITE and client.fd in self.clients:
+            if mask & selectors.EVENT_WRITE and not client.closed:
                 self._write(client)
 
     def _accept(self) -> None:
@@ -179,6 +199,10 @@ class ApiServer:
             except (BlockingIOError, InterruptedError):
                 return
             if len(self.clients) >= MAX_CLIENTS:
+                conn.setblocking(False)
+                with contextlib.suppress(OSError):  # a fresh socket's buffer takes this at once
+                    conn.send(p.reply_error(None, p.BUSY, f"the service already has {MAX_CLIENTS} "
+                                            "connections; close some and try again"))
                 conn.close()
                 continue
             conn.setblocking(False)
@@ -196,20 +220,29 @@ class ApiServer:
         if not data:
             self._drop(client)
             return
+        if client.closing:
+            return
         client.inbuf += data
-        while not client.closing:
+        while not client.closing:  # a drop (buffer full, peer gone) also ends the loop
             end = client.inbuf.find(b"\n")
+            if end > p.MAX_LINE or (end < 0 and len(client.inbuf) > p.MAX_LINE):
+                self._too_long(client)
+                return
             if end < 0:
-                if len(client.inbuf) > p.MAX_LINE:
-                    self._send(client, p.reply_error(None, p.TOO_LONG,
-                                                     f"line longer than {p.MAX_LINE} bytes"))
-                    client.closing = True  # close once the error is out
-                    client.inbuf.clear()
                 return
             line = bytes(client.inbuf[:end])
             del client.inbuf[: end + 1]
             if line.strip():
                 self._send(client, self._answer(client, line))
+
+    def _too_long(self, client: _Client) -> None:
+        """Whatever follows an overlong line cannot be trusted to start a request: say so, close."""
+        client.closing = True
+        client.inbuf.clear()
+        self._send(client, p.reply_error(None, p.TOO_LONG, f"line longer than {p.MAX_LINE} bytes; "
+                                         "the connection is closed"))
+        if client.outbuf:  # a client that is not reading does not get to hold its slot
+            self._drop(client)
 
     def _answer(self, client: _Client, line: bytes) -> bytes:
         try:
@@ -221,14 +254,21 @@ class ApiServer:
             client.sent_version = -1
             return p.reply_ok(request.id, {"watching": True})
         try:
-            return p.reply_ok(request.id, self.handler(request))
+            result = self.handler(request)
         except ApiRefused as exc:
             return p.reply_error(request.id, exc.code, str(exc))
         except (KioskError, ValueError) as exc:
             return p.reply_error(request.id, p.REFUSED, str(exc))
         except Exception as exc:
             log.exception("api: %s failed", request.op)
-            return p.reply_error(request.id, p.INTERNAL, f"internal error: {type(exc).__name__}")
+            return p.reply_error(request.id, p.INTERNAL, f"internal error: {type(exc).__name__}; "
+                                 "see the service's log")
+        try:
+            return p.reply_ok(request.id, result)
+        except (TypeError, ValueError):
+            log.exception("api: the result of %s cannot be sent as JSON", request.op)
+            return p.reply_error(request.id, p.INTERNAL, f"internal error: the {request.op} result "
+                                 "cannot be sent; see the service's log")
 
     def _feed_watchers(self) -> None:
         watchers = [c for c in self.clients.values() if c.watching and not c.closing]
@@ -236,18 +276,34 @@ class ApiServer:
             return
         with self._lock:
             version, published = self._version, self._published
-        now = time.monotonic()
+        now = self.clock()
+        current: bytes | None = None
         for client in watchers:
             fresh = version != client.sent_version
             if not fresh and now - client.sent_at < WATCH_EVERY_S:
                 continue
             if client.outbuf:  # still sending the last one: skip, never queue up
                 continue
-            message = published if fresh and published else p.reply_ok("watch", self.status())
-            client.sent_version, client.sent_at = version, now
+            message = published if fresh and published else None
+            if message is None:  # nothing new: the status as it is now, built once for all
+                current = current or self._current()
+                message = current
+            client.sent_at = now  # also when there is nothing to send: try again in a second
+            if message is None:
+                continue
+            client.sent_version = version
             self._send(client, message)
 
+    def _current(self) -> bytes | None:
+        try:
+            return p.reply_ok("watch", self.status())
+        except Exception:
+            log.exception("api: cannot build the status")
+            return None
+
     def _send(self, client: _Client, data: bytes) -> None:
+        if client.closed:
+            return
         client.outbuf += data
         if len(client.outbuf) > MAX_OUT:
             self._drop(client)
@@ -271,11 +327,22 @@ class ApiServer:
             self.selector.modify(client.conn, events, client)
 
     def _drop(self, client: _Client) -> None:
-        self.clients.pop(client.fd, None)
+        if client.closed:
+            return
+        client.closed = client.closing = True  # its requests still in the buffer are not run
+        if self.clients.get(client.fd) is client:
+            del self.clients[client.fd]
         with contextlib.suppress(KeyError, ValueError, OSError):
             self.selector.unregister(client.conn)
         with contextlib.suppress(OSError):
             client.conn.close()
+
+
+def select_timeout_s(now_s: float, sent_at_s: list[float]) -> float:
+    """How long the loop may wait for events: until the next watcher is due its once-a-second
+    snapshot (at once if one is overdue), and never longer than WATCH_EVERY_S."""
+    due_s = min((at + WATCH_EVERY_S for at in sent_at_s), default=now_s + WATCH_EVERY_S)
+    return min(WATCH_EVERY_S, max(0.0, due_s - now_s))
 
 
 def _answers(path: Path) -> bool:
