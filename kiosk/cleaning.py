@@ -6,6 +6,7 @@ out before the cycle can go on), rinse. Only a finished cycle counts as a cleani
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 STEPS = (
@@ -41,15 +42,22 @@ class CleaningCycle:
             return None
         return max(0.0, self.contact_s - (now_s - self.contact_started_s))
 
+    @property
+    def finished(self) -> bool:
+        return self.index >= len(STEPS)
+
     def next(self, now_s: float) -> bool:
         """Go on to the next step; True when the whole cycle is finished."""
+        if self.finished:
+            raise ValueError("this cleaning cycle is already finished; start a new one")
         remaining = self.remaining_s(now_s)
         if self.index == DISINFECT and remaining:
-            raise ValueError(f"the disinfectant needs {int(remaining) + 1} s more contact time")
+            raise ValueError(f"the disinfectant needs {math.ceil(remaining)} s more contact time; "
+                             "wait for the countdown")
         self.index += 1
         if self.index == DISINFECT:
             self.contact_started_s = now_s
-        return self.index >= len(STEPS)
+        return self.finished
 
     def state(self, now_s: float) -> CleaningState:
         key, title, text = STEPS[min(self.index, len(STEPS) - 1)]

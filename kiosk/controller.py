@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 from hardware import safety
@@ -132,7 +132,9 @@ class Controller:
             self.rig.all_off()
 
     def _record(self, now_s: float, water_c: float | None) -> None:
-        if self.session is None or self.session.phase in ENDED or now_s < self.next_sample_s:
+        # Only while the session runs: after a fault it has ended (journaled with its end), and
+        # the water afterwards is not part of its record.
+        if not self.active() or now_s < self.next_sample_s:
             return
         self.next_sample_s = now_s + SAMPLE_EVERY_S
         self.graph.append((round(now_s - self.started_s, 1), water_c))
@@ -294,6 +296,8 @@ class Controller:
 
     def op_ack_fault(self, pin: str) -> dict:
         who = self._staff(pin)
+        if not self.supervisor.faults:
+            raise ApiRefused("refused", "there is no fault to acknowledge")
         cleared = self.supervisor.acknowledge(now_s=self.now_s)
         if self.journal is not None:
             self.journal.faults_acknowledged(who)
@@ -333,8 +337,9 @@ class Controller:
         with self.lock:
             session = self.session
             snap = session.snapshot() if session else None
-            verdict = self.verdict
-            faults = verdict.faults if verdict else self.supervisor.faults
+            # The supervisor's own state, not the last verdict: an acknowledgement or a start
+            # between two readings shows at once.
+            faults = self.supervisor.faults
             return {
                 "phase": snap.phase if snap else IDLE,
                 "routine": snap.routine_id if snap else None,
@@ -350,13 +355,13 @@ class Controller:
                 "remaining_s": snap.remaining_s if snap else None,
                 "session_remaining_s": snap.session_remaining_s if snap else None,
                 "warm_eta_s": self.warm_eta_s(snap),
-                "session": asdict(snap) if snap else None,
+                "session": flat(snap) if snap else None,
                 "note": self.note,
                 "cleaning_needed": self.cleaning_needed,
-                "cleaning": asdict(self.cleaning.state(self.now_s)) if self.cleaning else None,
+                "cleaning": flat(self.cleaning.state(self.now_s)) if self.cleaning else None,
                 "routine_errors": [str(p) for p in self.library.problems],
                 "journal_error": self.journal.error if self.journal else self.journal_error,
-                "locked": verdict.locked if verdict else True,
+                "locked": self.supervisor.locked,
                 "stop_pressed": self.rig.stop_pressed,
                 "interrupted": list(self.interrupted),
                 "simulated": self.simulated,
@@ -386,6 +391,12 @@ class Controller:
     def set_library(self, library: Library) -> None:
         with self.lock:
             self.library = library
+
+
+def flat(data) -> dict:
+    """A flat dataclass of plain values as a dict; `asdict` deep-copies every value, which at
+    every reading and for every watcher costs more than the rest of the status together."""
+    return {f.name: getattr(data, f.name) for f in fields(data)}
 
 
 def routine_summary(routine: Routine, source: str) -> dict:

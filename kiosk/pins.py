@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -58,9 +59,13 @@ class PinStore:
             data = json.loads(self.path.read_text())
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as exc:
-            raise KioskError(f"cannot read the staff PINs in {self.path}: {exc}; "
-                             "set them again with `footbath pin set`") from None
+        except OSError as exc:
+            raise KioskError(f"cannot read the staff PINs in {self.path}: {exc.strerror}; check "
+                             "paths.state_dir and its permissions (run as the footbath user or "
+                             "with sudo)") from None
+        except ValueError:
+            raise KioskError(f"{self.path} is damaged (not JSON); set the PINs again with "
+                             "`footbath pin set`") from None
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
             raise KioskError(f"{self.path} is not a PIN file; set the PINs again with `footbath pin set`")
         return data
@@ -75,19 +80,22 @@ class PinStore:
             raise KioskError("a PIN is 4 to 8 digits")
         pins = self._load()
         pins[name] = hash_pin(pin)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.path, json.dumps(pins, indent=1, sort_keys=True).encode(), mode=0o600)
-        except OSError as exc:
-            raise KioskError(f"cannot write {self.path}: {exc.strerror}; run as the footbath "
-                             "user or with sudo") from None
+        self._save(pins)
 
     def remove(self, name: str) -> None:
         pins = self._load()
         if name not in pins:
             raise KioskError(f"no PIN for {name!r}; staff with PINs: {', '.join(sorted(pins)) or 'none'}")
         del pins[name]
-        write_atomic(self.path, json.dumps(pins, indent=1, sort_keys=True).encode(), mode=0o600)
+        self._save(pins)
+
+    def _save(self, pins: dict[str, str]) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path, json.dumps(pins, indent=1, sort_keys=True).encode(), mode=0o600)
+        except OSError as exc:
+            raise KioskError(f"cannot write {self.path}: {exc.strerror}; run as the footbath "
+                             "user or with sudo") from None
 
     def who(self, pin: str) -> str | None:
         """The staff member this PIN belongs to, or None."""
@@ -106,7 +114,7 @@ class PinGuard:
 
     def check_allowed(self, now_s: float) -> None:
         if now_s < self.locked_until_s:
-            wait = int(self.locked_until_s - now_s) + 1
+            wait = math.ceil(self.locked_until_s - now_s)
             raise KioskError(f"too many wrong PINs; try again in {wait} s")
 
     def record(self, ok: bool, now_s: float) -> None:

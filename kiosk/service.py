@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 LOOP_TIMEOUT_S = 1.0  # the loop runs at least this often, readings or not
 RELOAD_EVERY_S = 2.0  # how often the routines dir is looked at
 PI_MODEL = Path("/proc/device-tree/model")
+SHM = Path("/dev/shm")  # tmpfs on Linux, Raspberry Pi OS included
 
 
 def on_a_pi() -> bool:
@@ -38,6 +39,12 @@ def on_a_pi() -> bool:
         return "Raspberry Pi" in PI_MODEL.read_text(errors="replace")
     except OSError:
         return False
+
+
+def ram_dir() -> str | None:
+    """Where the simulated 1-Wire bus lives: its w1_slave file is rewritten at every reading,
+    which belongs in RAM rather than on the SD card. None: the usual temp dir."""
+    return str(SHM) if SHM.is_dir() and os.access(SHM, os.W_OK | os.X_OK) else None
 
 
 def should_simulate(config: Config) -> bool:
@@ -102,10 +109,11 @@ class Service:
         self.reader = None
         self.watchdog = Watchdog()
         self.watcher = RoutinesWatcher(config)
+        self._next_reload_s = 0.0  # simulated time of the next look at the routines dir
         if self.simulated:
             from hardware.simbath import SimulatedBath
 
-            self._tmp = tempfile.TemporaryDirectory(prefix="footbath-sim-")
+            self._tmp = tempfile.TemporaryDirectory(prefix="footbath-sim-", dir=ram_dir())
             self.sim = SimulatedBath(Path(self._tmp.name) / "w1", litres=config.bath.litres,
                                      heater_w=config.bath.heater_w, water_c=water_c, seed=seed,
                                      on_stop=self._wake.set)
@@ -114,16 +122,31 @@ class Service:
         else:
             rig = build_rig(config, on_stop=self._wake.set)
             now_s = time.monotonic()
-        wall = (lambda: wall0 + self.sim.now_s) if self.sim is not None else time.time
-        wall0 = time.time()
+        # A simulated bath's journal clock is the wall clock at start-up plus simulated time,
+        # which runs ahead of the real one at any speed above 1; it starts from the journal's
+        # newest record at the earliest, so a restart never writes behind what is there
+        # (a cleaning must come after the session it cleaned up).
+        self._wall0_s = time.time()
+        wall = (lambda: self._wall0_s + self.sim.now_s) if self.sim is not None else time.time
+        journal = None
         try:
             journal, self.journal_error = open_journal(config, wall)
+            if journal is not None and self.sim is not None:
+                newest = (journal.last_session_end(), journal.last_cleaning())
+                self._wall0_s = max([self._wall0_s, *(t for t in newest if t is not None)])
             self.controller = Controller(config, rig=rig, library=self.watcher.library, journal=journal,
                                          pins=PinStore(config.paths.state_dir), now_s=now_s,
                                          simulated=self.simulated, journal_error=self.journal_error)
             self.server = ApiServer(self.socket_path, self._handle, status=self.controller.status)
         except BaseException:
+            # Nothing may stay claimed: the pins, the journal, the simulated bus.
             rig.close()
+            if journal is not None:
+                journal.close()
+            if self.sim is not None:
+                self.sim.close()
+            if self._tmp is not None:
+                self._tmp.cleanup()
             raise
         if not self.simulated:
             self.reader = HardwareThermometer(config, on_reading=lambda r: self._wake.set())
@@ -177,18 +200,15 @@ class Service:
     def _simulated_loop(self) -> None:
         """Lock-step: real time only paces the simulation, so any --speed gives the same session."""
         started = time.monotonic()
-        next_reload = 0.0
         while not self._stop.is_set():
             self.step_simulation()
-            real_now = time.monotonic()
-            if real_now >= next_reload:
-                next_reload = real_now + RELOAD_EVERY_S
-                self._reload()
             self._stop.wait(max(0.0, started + self.sim.now_s / self.speed - time.monotonic()))
 
     def step_simulation(self) -> float:
         """One read of the simulated bath: advance the model, read through the real adapter,
-        step the controller. Tests call it directly; returns the simulated time."""
+        step the controller, and look at the routines dir when it is due (on simulated time,
+        so a test that edits a routine sees the same thing at any speed). Tests call it
+        directly; returns the simulated time."""
         sim = self.sim
         sim.advance(sim.next_read_s())
         self._tick(sim.now_s, sim.read())
@@ -196,6 +216,9 @@ class Service:
         soaking = session is not None and session.phase == "soaking"
         if soaking != sim.bath.has_feet:  # the simulated customer's feet follow the routine
             sim.bath.feet_in() if soaking else sim.bath.feet_out()
+        if sim.now_s >= self._next_reload_s:
+            self._next_reload_s = sim.now_s + RELOAD_EVERY_S
+            self._reload()
         return sim.now_s
 
     def _tick(self, now_s: float, reading: Reading | None) -> None:
@@ -314,11 +337,6 @@ class HardwareThermometer:
 
     def latest(self) -> Reading | None:
         return self._reader.latest() if self._reader is not None else self._latest
-
-    def stop_soon(self) -> None:
-        """Ask the loop to stop (safe from a signal handler)."""
-        self._stop.set()
-        self._wake.set()
 
     def stop(self) -> None:
         self._stop.set()

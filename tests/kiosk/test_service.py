@@ -1,0 +1,551 @@
+"""The service on the simulated bath (issue 4, sections 1 and 7): config, whole sessions through
+the API, outputs within one reading, hot-reloaded routines, recovery after a crash, and a
+journal that cannot be written.
+
+Nothing here waits on a clock: the API is served on its own thread, and the bath is stepped by
+hand (`step_simulation`, one ~0.9 s read of the real w1thermsensor code on a fake bus, with the
+heater, pump and float switch as real gpiozero devices on MockFactory pins). `Bath` below is the
+harness the controller and cleaning tests use too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hardware.control import MIN_OFF_S
+from hardware.rig import Pin
+from hardware.simbath import SIM_PINS
+from kiosk.client import ApiError, Client
+from kiosk.config import Config, load_config
+from kiosk.errors import KioskError
+from kiosk.journal import FILE_NAME as JOURNAL_FILE
+from kiosk.pins import PinStore
+from kiosk.service import Service
+from routines import PROFILES, load_library
+from routines.model import GENTLE_SOAK_MAX_S, GENTLE_TARGET_C
+from routines.runner import HEAT_PHASES
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = [entry.routine for entry in load_library(None)]
+STAFF, STAFF_PIN = "anna", "2580"
+
+
+# -- the harness ---------------------------------------------------------------------------------
+
+def write_config(folder: Path, socket_dir: Path, extra: str = "") -> Config:
+    """A config file with every path inside the test's folders, plus `extra` YAML sections."""
+    path = folder / "config.yaml"
+    path.write_text(f"paths:\n  routines_dir: {folder / 'routines'}\n  state_dir: {folder / 'state'}\n"
+                    f"  socket: {socket_dir / 'api.sock'}\n" + textwrap.dedent(extra))
+    return load_config(path)
+
+
+class Bath:
+    """One Service on a simulated bath, its API served on a thread, its bath stepped by hand."""
+
+    def __init__(self, config: Config, *, water_c: float = 36.0, seed: int = 0, serve: bool = True):
+        self.config = config
+        self.service = Service(config, simulate=True, water_c=water_c, seed=seed)
+        if serve:
+            self.service.server.start()
+        self.client = Client(self.service.socket_path, timeout_s=10.0)
+        self.closed = False
+
+    @property
+    def sim(self):
+        return self.service.sim
+
+    @property
+    def controller(self):
+        return self.service.controller
+
+    @property
+    def now_s(self) -> float:
+        return self.sim.now_s
+
+    def step(self) -> dict:
+        """One reading; the status as the API would give it."""
+        self.service.step_simulation()
+        return self.controller.status()
+
+    def until(self, done, *, within_s: float, what: str) -> dict:
+        """Step until done(status) holds; fail once `within_s` simulated seconds have passed."""
+        deadline_s = self.now_s + within_s
+        while True:
+            status = self.step()
+            if done(status):
+                return status
+            assert self.now_s < deadline_s, f"{what}: not within {within_s:g} s; last status {status}"
+
+    def api(self, op: str, **args):
+        """A request through the real client and socket."""
+        return self.client.request(op, **args)
+
+    def op(self, op: str, **args):
+        """A request handed to the controller directly, where the socket adds nothing."""
+        return self.controller.handle(op, args)
+
+    def output(self, name: str) -> float:
+        """What the GPIO pin of an output really carries: 1.0 fully on, 0.0 off (PWM in between)."""
+        pin: Pin = SIM_PINS[name]
+        level = float(self.sim.factory.pin(pin.number).state)
+        return level if pin.active_high else 1.0 - level
+
+    def outputs_off(self) -> bool:
+        return all(self.output(name) == 0.0 for name in ("heater", "pump", "vibration", "buzzer"))
+
+    def journal(self, sql: str, *params) -> list[tuple]:
+        """Read the journal file as an inspector would: a separate, read-only connection, so
+        only what was committed is seen."""
+        path = self.config.paths.state_dir / JOURNAL_FILE
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return db.execute(sql, params).fetchall()
+
+    def start(self, routine: str, profile: str = "standard", *, via_api: bool = False) -> dict:
+        request = self.api if via_api else self.op
+        return request("start", routine=routine, profile=profile)
+
+    def to_phase(self, phase: str, *, within_s: float = 1800.0) -> dict:
+        """Tap whatever waits for a tap (the fill, the feet, a prompt step) as a customer would,
+        until the session is in `phase`."""
+        def arrived(status: dict) -> bool:
+            if status["phase"] == phase:
+                return True
+            if status["session"] and status["session"]["waiting_for_tap"]:
+                self.op("confirm")
+            return False
+        status = self.controller.status()
+        return status if status["phase"] == phase else self.until(arrived, within_s=within_s,
+                                                                  what=f"phase {phase}")
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.client.close()
+            self.service.close()
+
+
+class Baths:
+    """`make(extra_yaml, water_c=..., staff=...)` builds a Bath on the test's folders; on exit every
+    Bath is closed and the socket folder removed. The tests of the controller and of the
+    cleaning use it too."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        # Unix socket paths are limited to 107 bytes: pytest's tmp_path may be longer.
+        self.socket_dir = Path(tempfile.mkdtemp(prefix="fb"))
+        self.baths: list[Bath] = []
+
+    def config(self, extra: str = "") -> Config:
+        return write_config(self.folder, self.socket_dir, extra)
+
+    def __call__(self, extra: str = "", *, water_c: float = 36.0, seed: int = 0,
+                 staff: bool = False, serve: bool = True) -> Bath:
+        config = self.config(extra)
+        if staff:
+            PinStore(config.paths.state_dir).set(STAFF, STAFF_PIN)
+        bath = Bath(config, water_c=water_c, seed=seed, serve=serve)
+        self.baths.append(bath)
+        return bath
+
+    def __enter__(self) -> Baths:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for bath in reversed(self.baths):
+            bath.close()
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def make_bath(tmp_path):
+    with Baths(tmp_path) as make:
+        yield make
+
+
+NO_CLEANING = """
+cleaning:
+  required: false
+"""
+
+
+# -- 1. loading the config, building the bath ---------------------------------------------------
+
+def test_an_empty_config_file_is_valid(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("")
+    assert load_config(path) == Config(file=str(path))
+    path.write_text("# nothing set: every default\n\n")
+    assert load_config(path) == Config(file=str(path))
+
+
+def test_the_service_builds_the_simulated_bath_when_configured(make_bath, tmp_path):
+    for choice in ("true", "auto"):
+        # auto off a Pi, or without a 1-Wire bus, is the simulated bath; this bus never exists
+        config = make_bath.config(f"""
+            hardware:
+              simulate: {choice}
+              thermometer: {{devices_dir: {tmp_path / 'no-bus'}}}
+            """)
+        service = Service(config)
+        try:
+            assert service.simulated and service.sim is not None
+            assert service.controller.rig is service.sim.rig
+            assert not service.controller.rig.heater_on
+            assert service.controller.status()["simulated"] is True
+            assert service.socket_path == config.paths.socket and service.socket_path.exists()
+        finally:
+            service.close()
+        assert not service.socket_path.exists()
+
+
+def test_without_simulation_the_rig_is_built_on_the_configured_pins(make_bath, tmp_path):
+    """The real rig's code path, on gpiozero's mock pins (the config's `pin_factory: mock`)."""
+    config = make_bath.config(f"""
+        hardware:
+          simulate: false
+          pin_factory: mock
+          thermometer: {{devices_dir: {tmp_path / 'bus'}}}
+          heater: {{pin: 5}}
+          pump: {{pin: 6}}
+          stop_button: {{pin: 13}}
+        """)
+    service = Service(config)
+    try:
+        assert not service.simulated and service.sim is None
+        assert service.controller.rig.pins == {"heater": Pin(5, False), "pump": Pin(6, False),
+                                               "stop_button": Pin(13, False)}
+        assert not service.controller.rig.heater_on and not service.controller.rig.pump_on
+    finally:
+        service.close()
+    assert service.controller.rig.closed
+
+
+def test_a_bad_config_is_refused_with_its_location_before_any_pin_is_touched(tmp_path):
+    """A real `footbath serve` in a subprocess: it stops at the config, having loaded neither
+    the service, nor the rig, nor gpiozero; so no pin can have been claimed."""
+    bad = tmp_path / "config.yaml"
+    bad.write_text("bath:\n  ceiling_c: 45\nhardware:\n  heater: {pin: 99}\n")
+    probe = ("import sys; from kiosk.cli import main; code = main(['serve', '--simulate', '--config', "
+             f"{str(bad)!r}]); loaded = [m for m in sys.modules if m.split('.')[0] in "
+             "('gpiozero', 'w1thermsensor', 'hardware') or m == 'kiosk.service']; "
+             "print('loaded:', loaded); sys.exit(code)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=60)
+    assert done.returncode == 1, done
+    assert done.stdout.strip() == "loaded: []"
+    errors = [line for line in done.stderr.splitlines() if line.startswith(f"{bad}:")]
+    assert [line.split(": ")[0] for line in errors] == [f"{bad}:2:14", f"{bad}:4:17"], done.stderr
+    assert "bath.ceiling_c" in errors[0] and "hardware.heater.pin" in errors[1]
+
+
+# -- 1. a whole session of every shipped routine ------------------------------------------------
+
+def expected_stages(routine) -> list[tuple]:
+    """(phase, step index, foot) of every stage a session goes through, in order."""
+    stages = [("fill", None, None), ("heating", None, None), ("ready", None, None),
+              ("soaking", None, None)]
+    for i, step in enumerate(routine.steps):
+        for foot in ("left", "right") if step.per_foot else (None,):
+            stages.append(("steps", i, foot))
+    return [*stages, ("done", None, None)]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("routine", SHIPPED, ids=[r.id for r in SHIPPED])
+def test_a_whole_session_of_each_shipped_routine_through_the_api(make_bath, routine, profile):
+    bath = make_bath(water_c=35.5)
+    gentle = profile == "gentle"
+    target_c = min(routine.soak.target_c, GENTLE_TARGET_C) if gentle else routine.soak.target_c
+    soak_s = min(routine.soak.duration_s, GENTLE_SOAK_MAX_S) if gentle else routine.soak.duration_s
+
+    status = bath.start(routine.id, profile, via_api=True)
+    assert (status["phase"], status["routine"], status["target_c"]) == ("fill", routine.id, target_c)
+    assert not status["heater"] and not status["locked"]
+
+    seen: list[tuple] = []  # (stage, simulated time it was first seen)
+    heated_in, pumped_in = set(), set()
+    while True:
+        status = bath.step()
+        s = status["session"]
+        stage = (s["phase"], s["step_index"], s["foot"])
+        if not seen or seen[-1][0] != stage:
+            seen.append((stage, bath.now_s))
+            through_api = bath.api("status")  # what a client sees is the same
+            assert through_api["session"] == s and through_api["heater"] == status["heater"]
+        verdict = bath.controller.verdict
+        # The outputs are what the supervisor decided at this very reading, as the pins show.
+        assert bath.output("heater") == float(verdict.heater) == float(status["heater"])
+        assert bath.output("pump") == float(s["bubbles"] and verdict.pump_allowed)
+        assert bath.output("vibration") == pytest.approx(s["vibration_pct"] / 100.0)
+        assert bath.output("buzzer") == 0.0
+        if status["heater"]:
+            heated_in.add(s["phase"])
+        if bath.output("pump"):
+            pumped_in.add(s["phase"])
+        assert status["faults"] == [] and status["water_c"] is not None and status["water_c"] < 40.0
+        if s["phase"] == "done":
+            break
+        if s["waiting_for_tap"]:
+            bath.api("confirm")
+        assert bath.now_s < 3600, f"the session never ended: {status}"
+
+    # Every stage in order, the soak and every timed step for as long as the routine says.
+    assert [stage for stage, _ in seen] == expected_stages(routine)
+    times = dict(seen)
+    soak_started_s = times[("soaking", None, None)]
+    assert seen[4][1] - soak_started_s >= soak_s - 2.0  # a reading is 0.8-1.8 s
+    for (stage, started_s), (_, ended_s) in itertools.pairwise(seen[4:]):
+        step = routine.steps[stage[1]]
+        if not step.wait_for_tap:
+            assert ended_s - started_s == pytest.approx(step.foot_s, abs=2.0), stage
+    assert heated_in and heated_in <= set(HEAT_PHASES)  # the heater only ever on while heating
+    assert "heating" in heated_in
+    bubbles = routine.soak.bubbles or any(step.bubbles for step in routine.steps)
+    assert bool(pumped_in) == bubbles and pumped_in <= {"soaking", "steps"}
+
+    # Done: nothing is driven, the session is journaled, and the basin waits for a cleaning.
+    status = bath.api("status")
+    assert status["phase"] == "done" and bath.outputs_off() and status["locked"]
+    assert status["cleaning_needed"] is True
+    rows = bath.journal("SELECT routine, profile, target_c, outcome, ended_at - started_at "
+                        "FROM sessions")
+    assert len(rows) == 1 and rows[0][:4] == (routine.id, profile, target_c, "done")
+    assert rows[0][4] == pytest.approx(bath.now_s, abs=60.0)  # started at 0 s, ended at done
+    (samples,) = bath.journal("SELECT COUNT(*) FROM samples")[0]
+    assert samples >= soak_s / 5  # every 5 s, the batches flushed at the end
+
+
+@pytest.mark.parametrize("inject", ["unplug_sensor", "glitch_85", "crc_burst", "lift_probe"])
+def test_the_heater_is_off_at_the_very_next_reading_after_a_bad_one(make_bath, inject):
+    bath = make_bath(water_c=30.0)
+    bath.start("classic")
+    bath.to_phase("heating")
+    bath.until(lambda s: bath.output("heater") == 1.0, within_s=10, what="the heater on")
+    fault = getattr(bath.sim.bath, inject)
+    fault(1) if inject == "crc_burst" else fault()
+    status = bath.step()
+    if inject == "lift_probe":  # still a valid reading; the fall rule needs a few of them
+        assert status["heater"] and bath.output("heater") == 1.0
+        status = bath.until(lambda s: not s["heater"], within_s=120, what="the heater off")
+    assert bath.output("heater") == 0.0 and not status["heater"]
+    if inject in ("glitch_85", "crc_burst"):  # one glitch is not a fault: heating goes on once
+        relay = bath.controller.law.relay  # the relay's switching budget allows a closure again
+        status = bath.until(lambda s: s["heater"], within_s=max(MIN_OFF_S, relay.min_cycle_s) + 2.0,
+                            what="heating again")
+        assert status["faults"] == [] and bath.output("heater") == 1.0
+
+
+# -- 1. routines hot reload ---------------------------------------------------------------------
+
+def routine_yaml(name: str, soak_s: int, step_title: str, target_c: float = 37.5,
+                 bubbles: bool = False) -> str:
+    return textwrap.dedent(f"""\
+        id: mine
+        name: {name}
+        description: A short local routine.
+        soak:
+          target_c: {target_c}
+          duration_s: {soak_s}
+          bubbles: {str(bubbles).lower()}
+        steps:
+          - title: {step_title}
+            say: Turn each toe gently, one after the other.
+            duration_s: 10
+        """)
+
+
+def local_routine(config: Config, text: str, name: str = "mine.yaml") -> Path:
+    """A routine file in the routines dir, as staff would put it there."""
+    folder = config.paths.routines_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def offered(bath: Bath) -> dict[str, dict]:
+    return {r["id"]: r for r in bath.api("routines")}
+
+
+def test_a_changed_routine_is_picked_up_between_sessions_and_a_running_one_keeps_its_own(
+        make_bath):
+    config = make_bath.config(NO_CLEANING)
+    path = local_routine(config, routine_yaml("Mine one", 60, "Toe rotation"))
+    bath = make_bath(NO_CLEANING, water_c=37.3)
+    assert offered(bath)["mine"]["name"] == "Mine one"
+    bath.start("mine", via_api=True)
+    bath.to_phase("soaking")
+
+    path.write_text(routine_yaml("Mine two", 120, "Ankle circles"))
+    bath.until(lambda s: offered(bath)["mine"]["name"] == "Mine two", within_s=5, what="reloaded")
+    status = bath.api("status")
+    assert status["routine_name"] == "Mine one" and status["routine_errors"] == []
+    assert status["remaining_s"] <= 60.0  # the soak it started with
+
+    titles = set()
+    status = bath.until(lambda s: titles.add(s["session"]["title"]) or s["phase"] == "done",
+                        within_s=600, what="the first session done")
+    assert "Toe rotation" in titles and "Ankle circles" not in titles
+
+    status = bath.start("mine", via_api=True)
+    assert status["routine_name"] == "Mine two"
+    status = bath.to_phase("soaking")
+    assert status["remaining_s"] > 60.0
+
+
+def test_a_bad_file_is_kept_out_with_its_errors_in_status_and_the_last_good_version_stays(
+        make_bath):
+    config = make_bath.config(NO_CLEANING)
+    path = local_routine(config, routine_yaml("Mine one", 60, "Toe rotation"))
+    broken_from_the_start = local_routine(config, "id: other\nname: [unclosed\n", "other.yaml")
+    bath = make_bath(NO_CLEANING, water_c=37.3)
+    status = bath.api("status")
+    assert "other" not in offered(bath) and "mine" in offered(bath)
+    assert [e.split(":")[0] for e in status["routine_errors"]] == [str(broken_from_the_start)]
+
+    path.write_text(routine_yaml("Mine two", 120, "Ankle circles", target_c=45.0))
+    status = bath.until(lambda s: len(s["routine_errors"]) == 2, within_s=5, what="the error shown")
+    error = next(e for e in status["routine_errors"] if e.startswith(f"{path}:"))
+    assert error.startswith(f"{path}:5:13: soak.target_c: ")  # FILE:LINE:COL: field: what is wrong
+    assert offered(bath)["mine"]["name"] == "Mine one"  # the last good version stays on offer...
+    assert bath.start("mine", via_api=True)["routine_name"] == "Mine one"  # ...and in use
+    bath.api("stop")
+
+    path.write_text(routine_yaml("Mine three", 90, "Ankle circles"))  # fixed
+    status = bath.until(lambda s: len(s["routine_errors"]) == 1, within_s=5, what="the error gone")
+    assert offered(bath)["mine"]["name"] == "Mine three"
+
+    path.unlink()  # a removed file takes its routine away; the shipped ones stay
+    bath.until(lambda s: "mine" not in offered(bath), within_s=5, what="the routine gone")
+    assert {r.id for r in SHIPPED} <= set(offered(bath))
+
+
+def test_the_routines_dir_broken_mid_session_leaves_the_session_alone(make_bath):
+    config = make_bath.config()
+    path = local_routine(config, routine_yaml("Mine one", 60, "Toe rotation"))
+    bath = make_bath(water_c=37.3)
+    bath.start("mine", via_api=True)
+    bath.to_phase("soaking")
+    path.write_bytes(b"\x00\xff not yaml {{{")
+    local_routine(config, "- a list\n- not a routine\n", "new.yaml")
+    (config.paths.routines_dir / "huge.yaml").write_bytes(b"# " + b"x" * 300_000)
+    status = bath.until(lambda s: len(s["routine_errors"]) == 3, within_s=5, what="the errors shown")
+    assert status["phase"] == "soaking" and status["faults"] == []
+    status = bath.to_phase("done", within_s=600)
+    assert status["faults"] == [] and status["routine_name"] == "Mine one"
+    assert bath.journal("SELECT routine, outcome FROM sessions") == [("mine", "done")]
+    shutil.rmtree(config.paths.routines_dir)  # the whole dir gone: the shipped routines remain
+    status = bath.until(lambda s: "mine" not in offered(bath), within_s=5, what="the dir gone noticed")
+    assert set(offered(bath)) == {r.id for r in SHIPPED} and status["routine_errors"] == []
+
+
+# -- 1. after a crash or a power loss -----------------------------------------------------------
+
+def test_after_a_crash_the_session_is_interrupted_and_nothing_heats_until_a_person_starts(make_bath):
+    config_extra = "cleaning:\n  contact_s: 60\n"
+    crashed = make_bath(config_extra, water_c=30.0, staff=True, serve=False)
+    crashed.start("classic")
+    crashed.to_phase("heating")
+    crashed.until(lambda s: s["heater"], within_s=10, what="the heater on")
+    lost_id = crashed.controller.session_id
+    # The process dies here: no close(), no journal entry for the end. Its socket file stays
+    # behind, but nothing answers on it any more. (Its pins are mock pins of its own.)
+    crashed.service.server.listener.close()
+    assert crashed.service.socket_path.exists()
+
+    bath = make_bath(config_extra, water_c=30.0)  # the restart, on the same state dir and socket
+    status = bath.api("status")
+    assert status["interrupted"] == [lost_id] and status["phase"] == "idle" and status["locked"]
+    assert bath.journal("SELECT id, outcome FROM sessions") == [(lost_id, "interrupted")]
+    for _ in range(300):  # cold water, a thermometer that works: still nothing heats
+        status = bath.step()
+        assert bath.output("heater") == 0.0 and not status["heater"] and status["locked"]
+    assert status["faults"] == [] and status["interrupted"] == [lost_id]
+
+    # A person has to act: the basin is cleaned (someone may have used it), then a start heats.
+    assert status["cleaning_needed"]
+    with pytest.raises(ApiError, match="needs cleaning"):
+        bath.api("start", routine="classic")
+    bath.api("clean", pin=STAFF_PIN, action="start")
+    bath.api("clean", pin=STAFF_PIN, action="next")
+    bath.api("clean", pin=STAFF_PIN, action="next")
+    bath.until(lambda s: s["cleaning"]["remaining_s"] == 0.0, within_s=61, what="the contact time")
+    bath.api("clean", pin=STAFF_PIN, action="next")
+    assert bath.api("clean", pin=STAFF_PIN, action="next")["cleaning_needed"] is False
+    status = bath.api("start", routine="classic")
+    assert status["interrupted"] == []
+    bath.to_phase("heating")
+    bath.until(lambda s: bath.output("heater") == 1.0, within_s=10, what="heating after a start")
+
+
+# -- 7. the journal's card full or read-only mid-session ----------------------------------------
+
+@pytest.mark.parametrize("failure", ["full", "read-only"])
+def test_a_journal_that_cannot_be_written_never_stops_the_session(make_bath, failure):
+    local_routine(make_bath.config(), routine_yaml("Long soak", 1800, "Toe rotation"))
+    bath = make_bath(NO_CLEANING, water_c=37.5)
+    bath.start("mine", via_api=True)
+    bath.to_phase("soaking")
+    db = bath.controller.journal.db  # break it through SQLite itself, as the card would
+    if failure == "full":
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count={pages}")  # SQLITE_FULL once a new page is needed
+    else:
+        db.execute("PRAGMA query_only=1")  # every write refused, as on a card remounted read-only
+    status = bath.until(lambda s: s["journal_error"] is not None, within_s=1500, what="reported")
+    assert "journal cannot be written" in bath.api("status")["journal_error"]
+    assert status["phase"] == "soaking" and status["faults"] == []
+    broke_s = bath.now_s
+    for _ in range(60):  # the session goes on, the outputs exactly as the supervisor says
+        status = bath.step()
+        assert bath.output("heater") == float(bath.controller.verdict.heater)
+        assert status["journal_error"] is not None and status["phase"] == "soaking"
+    if failure == "full":
+        db.execute("PRAGMA max_page_count=1073741823")
+    else:
+        db.execute("PRAGMA query_only=0")
+    status = bath.until(lambda s: s["journal_error"] is None, within_s=70, what="the error cleared")
+    assert bath.api("status")["journal_error"] is None and status["phase"] == "soaking"
+    bath.api("stop")
+    assert bath.journal("SELECT outcome FROM sessions") == [("stopped",)]
+    # The samples taken while the card could not be written were kept and written after.
+    ats = [at for (at,) in bath.journal("SELECT at FROM samples ORDER BY at")]
+    gaps = [b - a for a, b in itertools.pairwise(ats)]
+    assert max(gaps) < 7.0 and len(ats) > (bath.now_s - broke_s) / 7.0
+
+
+def test_service_close_releases_everything(make_bath):
+    bath = make_bath(water_c=30.0)
+    bath.start("classic")
+    bath.to_phase("heating")
+    bath.until(lambda s: s["heater"], within_s=10, what="the heater on")
+    session_id = bath.controller.session_id
+    bath.close()
+    assert bath.controller.rig.closed and not bath.service.socket_path.exists()
+    assert bath.journal("SELECT id, outcome FROM sessions") == [(session_id, "interrupted")]
+
+
+def test_a_second_service_on_a_live_socket_is_refused_and_claims_nothing(make_bath, tmp_path):
+    first = make_bath(water_c=30.0)
+    second_state = dataclasses.replace(first.config.paths, state_dir=tmp_path / "other-state")
+    config = dataclasses.replace(first.config, paths=second_state)
+    with pytest.raises(KioskError, match="already answering"):
+        Service(config, simulate=True)
+    assert first.api("status")["phase"] == "idle"  # the first one is undisturbed
+    # The second one let go of its journal again (SQLite folds and removes the WAL on the last close).
+    assert (tmp_path / "other-state" / JOURNAL_FILE).exists()
+    assert not (tmp_path / "other-state" / f"{JOURNAL_FILE}-wal").exists()
