@@ -48,6 +48,7 @@ class Controller:
         self.pins = pins
         self.simulated = simulated
         self.journal_error = journal_error  # why there is no journal, when there is none
+        self.status_extras = None  # more of the service's state for status (e.g. MQTT)
         self.lock = threading.RLock()
         self.limits = Limits(ceiling_c=config.bath.ceiling_c, heater_w=config.bath.heater_w,
                              litres=config.bath.litres)
@@ -195,10 +196,13 @@ class Controller:
     # -- requests ---------------------------------------------------------------------------
 
     def handle(self, op: str, args: dict) -> Any:
+        method = getattr(self, f"op_{op}", None)
+        if method is None:
+            raise ApiRefused("unknown_op", f"unknown op {op!r}")
+        if "pin" in args:
+            args = {**args, "who": self._staff(args["pin"])}
+            del args["pin"]
         with self.lock:
-            method = getattr(self, f"op_{op}", None)
-            if method is None:
-                raise ApiRefused("unknown_op", f"unknown op {op!r}")
             try:
                 return method(**args)
             except (SessionError, SafetyError) as exc:
@@ -284,18 +288,21 @@ class Controller:
         return self.status()
 
     def _staff(self, pin: str) -> str:
-        self.guard.check_allowed(self.now_s)
+        """Who this PIN belongs to. Checking a PIN is deliberately slow (scrypt), so it runs
+        outside the controller's lock: the control loop never waits for it."""
+        with self.lock:
+            self.guard.check_allowed(self.now_s)
         who = self.pins.who(pin)
-        self.guard.record(who is not None, self.now_s)
+        with self.lock:
+            self.guard.record(who is not None, self.now_s)
         if who is None:
             raise ApiRefused("unauthorized", "wrong staff PIN")
         return who
 
-    def op_check_pin(self, pin: str) -> dict:
-        return {"who": self._staff(pin)}
+    def op_check_pin(self, who: str) -> dict:
+        return {"who": who}
 
-    def op_ack_fault(self, pin: str) -> dict:
-        who = self._staff(pin)
+    def op_ack_fault(self, who: str) -> dict:
         if not self.supervisor.faults:
             raise ApiRefused("refused", "there is no fault to acknowledge")
         cleared = self.supervisor.acknowledge(now_s=self.now_s)
@@ -307,8 +314,7 @@ class Controller:
             self.idle_done = False
         return self.status()
 
-    def op_clean(self, pin: str, action: str) -> dict:
-        who = self._staff(pin)
+    def op_clean(self, who: str, action: str) -> dict:
         if action == "start":
             if self.active():
                 raise ApiRefused("refused", "a session is running; clean after it")
@@ -366,6 +372,7 @@ class Controller:
                 "interrupted": list(self.interrupted),
                 "simulated": self.simulated,
                 "now_s": round(self.now_s, 3),
+                **(self.status_extras() if self.status_extras else {}),
             }
 
     def warm_eta_s(self, snap) -> float | None:

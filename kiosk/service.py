@@ -110,26 +110,31 @@ class Service:
         self.watchdog = Watchdog()
         self.watcher = RoutinesWatcher(config)
         self._next_reload_s = 0.0  # simulated time of the next look at the routines dir
-        if self.simulated:
-            from hardware.simbath import SimulatedBath
-
-            self._tmp = tempfile.TemporaryDirectory(prefix="footbath-sim-", dir=ram_dir())
-            self.sim = SimulatedBath(Path(self._tmp.name) / "w1", litres=config.bath.litres,
-                                     heater_w=config.bath.heater_w, water_c=water_c, seed=seed,
-                                     on_stop=self._wake.set)
-            rig = self.sim.rig
-            now_s = self.sim.now_s
-        else:
-            rig = build_rig(config, on_stop=self._wake.set)
-            now_s = time.monotonic()
-        # A simulated bath's journal clock is the wall clock at start-up plus simulated time,
-        # which runs ahead of the real one at any speed above 1; it starts from the journal's
-        # newest record at the earliest, so a restart never writes behind what is there
-        # (a cleaning must come after the session it cleaned up).
-        self._wall0_s = time.time()
-        wall = (lambda: self._wall0_s + self.sim.now_s) if self.sim is not None else time.time
-        journal = None
+        self.telemetry = None
+        self._last_phase: str | None = None
+        # The socket first: a second service on the same socket is refused before it touches
+        # the pins or the journal of the one already running.
+        self.server = ApiServer(self.socket_path, self._handle, status=self._status)
+        rig = journal = None
         try:
+            if self.simulated:
+                from hardware.simbath import SimulatedBath
+
+                self._tmp = tempfile.TemporaryDirectory(prefix="footbath-sim-", dir=ram_dir())
+                self.sim = SimulatedBath(Path(self._tmp.name) / "w1", litres=config.bath.litres,
+                                         heater_w=config.bath.heater_w, water_c=water_c, seed=seed,
+                                         on_stop=self._wake.set)
+                rig = self.sim.rig
+                now_s = self.sim.now_s
+            else:
+                rig = build_rig(config, on_stop=self._wake.set)
+                now_s = time.monotonic()
+            # A simulated bath's journal clock is the wall clock at start-up plus simulated time,
+            # which runs ahead of the real one at any speed above 1; it starts from the journal's
+            # newest record at the earliest, so a restart never writes behind what is there
+            # (a cleaning must come after the session it cleaned up).
+            self._wall0_s = time.time()
+            wall = (lambda: self._wall0_s + self.sim.now_s) if self.sim is not None else time.time
             journal, self.journal_error = open_journal(config, wall)
             if journal is not None and self.sim is not None:
                 newest = (journal.last_session_end(), journal.last_cleaning())
@@ -137,10 +142,14 @@ class Service:
             self.controller = Controller(config, rig=rig, library=self.watcher.library, journal=journal,
                                          pins=PinStore(config.paths.state_dir), now_s=now_s,
                                          simulated=self.simulated, journal_error=self.journal_error)
-            self.server = ApiServer(self.socket_path, self._handle, status=self.controller.status)
+            if config.mqtt is not None:
+                self.telemetry = start_telemetry(config, self._mqtt_command)
+                self.controller.status_extras = lambda: {"mqtt": self.telemetry.stats()}
         except BaseException:
-            # Nothing may stay claimed: the pins, the journal, the simulated bus.
-            rig.close()
+            # Nothing may stay claimed: the socket, the pins, the journal, the simulated bus.
+            self.server.stop()
+            if rig is not None:
+                rig.close()
             if journal is not None:
                 journal.close()
             if self.sim is not None:
@@ -151,9 +160,17 @@ class Service:
         if not self.simulated:
             self.reader = HardwareThermometer(config, on_reading=lambda r: self._wake.set())
 
+    def _status(self) -> dict:
+        return self.controller.status()
+
+    def _mqtt_command(self, command: str) -> None:
+        """Only stop and heater_off ever arrive here (kiosk.mqtt refuses the rest)."""
+        self.controller.handle(command, {})
+        self.server.publish(self._status())
+
     def _handle(self, request):
         result = self.controller.handle(request.op, request.args)
-        self.server.publish(self.controller.status())
+        self.server.publish(self._status())
         return result
 
     # -- running ------------------------------------------------------------------------------
@@ -223,8 +240,29 @@ class Service:
 
     def _tick(self, now_s: float, reading: Reading | None) -> None:
         self.controller.step(now_s, reading)
-        self.server.publish(self.controller.status())
+        status = self._status()
+        self.server.publish(status)
         self.watchdog.ping()
+        if self.telemetry is not None:
+            self.telemetry.offer(status)
+            self._report_finished(status)
+
+    def _report_finished(self, status: dict) -> None:
+        """One MQTT message per finished session, with its peak and mean water temperature."""
+        phase, last = status["phase"], self._last_phase
+        self._last_phase = phase
+        if last not in ("fill", "heating", "ready", "soaking", "steps") or phase == last:
+            return
+        if phase not in ("done", "stopped", "fault"):
+            return
+        c = self.controller
+        waters = [water for _, water in c.graph if water is not None]
+        self.telemetry.session_finished({
+            "routine": status["routine"], "profile": status["profile"], "outcome": phase,
+            "length_s": round(c.now_s - c.started_s),
+            "peak_c": max(waters) if waters else None,
+            "mean_c": round(sum(waters) / len(waters), 2) if waters else None,
+        })
 
     def _reload(self) -> None:
         library = self.watcher.poll()
@@ -243,6 +281,8 @@ class Service:
         try:
             self.controller.shutdown()
         finally:
+            if self.telemetry is not None:
+                self.telemetry.stop()
             if self.reader is not None:
                 self.reader.stop()
             self.server.stop()
@@ -253,6 +293,25 @@ class Service:
                 self.sim.close()
             if self._tmp is not None:
                 self._tmp.cleanup()
+
+
+def start_telemetry(config: Config, on_command):
+    """MQTT telemetry, when configured; paho-mqtt is the [mqtt] extra."""
+    from importlib import metadata
+
+    from .mqtt import Telemetry
+
+    try:
+        version = metadata.version("footbath-kiosk")
+    except metadata.PackageNotFoundError:  # pragma: no cover - a bare checkout
+        version = "unknown"
+    try:
+        telemetry = Telemetry(config.mqtt, version=version, on_command=on_command)
+    except ImportError:
+        raise KioskError("mqtt is configured but paho-mqtt is not installed; install "
+                         "footbath-kiosk[mqtt] or remove the mqtt section") from None
+    telemetry.start()
+    return telemetry
 
 
 def open_journal(config: Config, wall) -> tuple[Journal | None, str | None]:

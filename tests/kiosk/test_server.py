@@ -515,8 +515,6 @@ def test_a_second_service_on_the_same_socket_is_refused_and_the_first_keeps_serv
             assert client.request("status")["phase"] == "idle"
 
 
-@pytest.mark.xfail(strict=True, reason="service.py opens the journal (marking unfinished sessions "
-                                       "interrupted) before the socket refuses the second service")
 def test_a_second_service_leaves_the_running_session_in_the_journal_alone(tmp_path):
     with running(tmp_path) as first, Client(first.socket_path, timeout_s=WAIT_S) as client:
         warm(first, client)
