@@ -8,8 +8,10 @@ loop and the API thread never interleave inside it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 from collections import deque
 from dataclasses import fields
 from typing import Any
@@ -174,6 +176,7 @@ class Controller:
         self.supervisor.end_session(now_s=self.now_s)
         if self.journal is not None:
             self.journal.session_ended(self.session_id, outcome)
+            self.journal.prune(self.config.journal.keep_days)  # bounded, however long it runs
         self.cleaning_needed = self.config.cleaning.required
 
     def _end(self, phase: str, note: str, by_staff: str | None = None) -> None:
@@ -286,6 +289,25 @@ class Controller:
         self._end(STOPPED, "every output switched off by staff (heater-off)", by_staff="heater-off")
         self.supervisor.end_session(now_s=self.now_s)
         return self.status()
+
+    def op_buzz(self, pattern: list[float]) -> dict:
+        """Sound the buzzer (the kiosk's chime when it has no speaker): on, off, on, ... seconds.
+        Played on its own thread, since the control loop only runs once a reading."""
+        if "buzzer" in self.rig.pins and not self.rig.stopped:
+            threading.Thread(target=self._play_buzzer, args=(list(pattern),), name="footbath-buzz",
+                             daemon=True).start()
+        return {"buzzer": "buzzer" in self.rig.pins}
+
+    def _play_buzzer(self, pattern: list[float]) -> None:
+        try:
+            for i, seconds in enumerate(pattern):
+                self.rig.set_buzzer(i % 2 == 0)
+                time.sleep(seconds)
+        except HardwareError:  # STOP pressed, or the rig closed: stay silent
+            return
+        finally:
+            with contextlib.suppress(HardwareError):
+                self.rig.set_buzzer(False)
 
     def _staff(self, pin: str) -> str:
         """Who this PIN belongs to. Checking a PIN is deliberately slow (scrypt), so it runs

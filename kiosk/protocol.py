@@ -40,6 +40,14 @@ def _seconds(value: Any) -> str | None:
     return None
 
 
+def _pattern(value: Any) -> str | None:
+    """A buzzer cue: seconds on, off, on, ... (the kiosk's chimes when it has no speaker)."""
+    ok = isinstance(value, list) and 1 <= len(value) <= 10 and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and 0.01 <= v <= 2
+        for v in value)
+    return None if ok else "a list of 1 to 10 durations, each from 0.01 to 2 seconds"
+
+
 def _choice(*choices: str):
     def check(value: Any) -> str | None:
         return None if isinstance(value, str) and value in choices else f"one of {', '.join(choices)}"
@@ -65,6 +73,7 @@ OPS: dict[str, tuple[dict, dict]] = {
     "ack_fault": (PIN, {}),
     "clean": (PIN | {"action": _choice("start", "next", "cancel")}, {}),
     "check_pin": (PIN, {}),
+    "buzz": ({"pattern": _pattern}, {}),
 }
 
 

@@ -8,6 +8,8 @@ client where the reply's error code matters. The bath is stepped by hand (see te
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from hardware import reading as r
@@ -261,3 +263,24 @@ def test_heater_off_drives_every_output_off_and_ends_the_session(make_bath):
         assert not bath.step()["heater"] and bath.outputs_off()
     assert bath.journal("SELECT outcome FROM sessions") == [("stopped",)]
     assert bath.journal("SELECT who, action FROM staff_actions") == [("heater-off", "stop")]
+
+
+def test_buzz_plays_its_pattern_on_the_buzzer_pin_and_ends_silent(make_bath):
+    """The kiosk's chimes when it has no speaker: on, off, on ... as asked, then off."""
+    bath = make_bath(water_c=30.0)
+    pin = bath.sim.factory.pin(bath.sim.pins["buzzer"].number)
+    assert bath.op("buzz", pattern=[0.01, 0.01, 0.01]) == {"buzzer": True}
+    for thread in threading.enumerate():  # the op plays on its own thread: let it finish
+        if thread.name == "footbath-buzz":
+            thread.join(timeout=5)
+    bath.controller._play_buzzer([0.01, 0.02, 0.01])  # the same player, on this thread
+    states = [s.state for s in pin.states]
+    assert states[-4:] == [True, False, True, False]  # active-high buzzer: on, off, on, off
+    assert not bath.controller.rig.buzzer_on
+
+
+def test_buzz_is_silent_after_the_stop_button(make_bath):
+    bath = make_bath(water_c=30.0)
+    bath.sim.press_stop()
+    bath.controller._play_buzzer([0.01])
+    assert not bath.controller.rig.buzzer_on

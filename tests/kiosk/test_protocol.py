@@ -49,12 +49,14 @@ VALID = [
     ({"op": "clean", "pin": "1234", "action": "next"}, {"pin": "1234", "action": "next"}),
     ({"op": "clean", "pin": "1234", "action": "cancel"}, {"pin": "1234", "action": "cancel"}),
     ({"op": "check_pin", "pin": "1234"}, {"pin": "1234"}),
+    ({"op": "buzz", "pattern": [0.06, 0.12, 0.06]}, {"pattern": [0.06, 0.12, 0.06]}),
 ]
 
 
 def test_every_op_of_the_issue_is_offered():
     assert set(p.OPS) == {"status", "watch", "routines", "samples", "start", "confirm", "pause", "resume",
-                          "next", "back", "extend", "stop", "ack_fault", "clean", "heater_off", "check_pin"}
+                          "next", "back", "extend", "stop", "ack_fault", "clean", "heater_off", "check_pin",
+                          "buzz"}
     assert {message["op"] for message, _ in VALID} == set(p.OPS)
 
 
@@ -120,6 +122,11 @@ def test_a_malformed_line_is_refused_with_a_code_and_a_message_that_says_what_to
 # Per op: missing, unknown, wrong type, out of range. The message names the op, the field and
 # what is allowed; the request's id comes back with it.
 BAD_ARGS = [
+    ({"op": "buzz"}, "buzz: missing field 'pattern'"),
+    ({"op": "buzz", "pattern": []}, "buzz: pattern must be a list of 1 to 10 durations"),
+    ({"op": "buzz", "pattern": [0.1] * 11}, "buzz: pattern must be a list of 1 to 10 durations"),
+    ({"op": "buzz", "pattern": [5]}, "buzz: pattern must be a list of 1 to 10 durations"),
+    ({"op": "buzz", "pattern": [True]}, "buzz: pattern must be a list of 1 to 10 durations"),
     ({"op": "status", "verbose": True}, "status: unknown field 'verbose'; fields: none"),
     ({"op": "watch", "every_s": 1}, "watch: unknown field 'every_s'; fields: none"),
     ({"op": "routines", "filter": "x"}, "routines: unknown field 'filter'; fields: none"),
