@@ -381,6 +381,7 @@ BAD = [
     ('{"op": "clean", "pin": "1234", "action": "skip"}', "action must be one of start, next, cancel"),
     ('{"op": "check_pin", "pin": ["1234"]}', "check_pin: pin must be text of 1 to 32 characters"),
     ('{"op": "check_pin", "pin": "' + "1" * 33 + '"}', "pin must be text of 1 to 32 characters"),
+    ('{"op": "buzz", "pattern": [9]}', "buzz: pattern must be a list of 1 to 10 durations"),
 ]
 
 
