@@ -111,8 +111,9 @@ def test_footbath_run_refuses_an_unknown_routine_in_one_line(config, tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text(f"paths:\n  routines_dir: {config.paths.routines_dir}\n")
     env = {k: v for k, v in os.environ.items() if k != "FOOTBATH_CONFIG"}
-    result = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(path), "run", "--terminal",
-                             "--routine", "nope"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-m", "kiosk.cli", "--config", str(path), "run",
+                             "--terminal", "--routine", "nope"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=60)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == ("footbath: no routine 'nope'; known routines: classic, evening, gentle, "
                              "quick, morning\n")
