@@ -244,6 +244,13 @@ def dispatch(args: argparse.Namespace) -> int:
 
 def run(config: Config, args: argparse.Namespace) -> int:
     """The demo: the service on a simulated bath, and the touchscreen (or a terminal walk)."""
+    import os
+
+    if not args.terminal and not any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY",
+                                                                  "SDL_VIDEODRIVER")):
+        print("footbath: no display here (over SSH?): walking a session in the terminal instead",
+              file=sys.stderr)
+        args.terminal = True
     if args.terminal:
         from .walk import walk
 
