@@ -63,6 +63,17 @@ class TopBar(BoxLayout):
         self.water.text = f"{heater}   {w.temperature(status['water_c'])}".strip()
 
 
+class Screens(ScreenManager):
+    """Kivy's ScreenManager ignores every touch while a transition runs, so a tap in the first
+    fifth of a second on a new screen (Stop, or the second tap of a quick pair) was lost. Here
+    a touch ends the fade at once and lands on the screen now showing."""
+
+    def on_touch_down(self, touch):
+        if self.transition.is_active:
+            self.transition.stop()
+        return super().on_touch_down(touch)
+
+
 class KioskApp(App):
     title = "footbath"
 
@@ -91,7 +102,7 @@ class KioskApp(App):
         Window.clearcolor = theme.BACKGROUND
         root = BoxLayout(orientation="vertical")
         self.bar = TopBar(self)
-        self.manager = ScreenManager(transition=FadeTransition(duration=theme.TRANSITION_S))
+        self.manager = Screens(transition=FadeTransition(duration=theme.TRANSITION_S))
         self.screens = {cls.key: cls(self) for cls in SCREENS}
         for screen in self.screens.values():
             self.manager.add_widget(screen)

@@ -157,10 +157,12 @@ class OffscreenKiosk:
 
     def close(self) -> None:
         self.Window.unbind(on_flip=self._on_flip)
+        self.Window.remove_widget(self.app.root)
+        # The service first: its server drops the watch connection, which ends the link's
+        # blocking read at once instead of at the next once-a-second push.
+        self.service.close()
         if self.app.link is not None:
             self.app.link.stop()
-        self.Window.remove_widget(self.app.root)
-        self.service.close()
         self.tmp.cleanup()
 
     def __enter__(self) -> OffscreenKiosk:

@@ -1,15 +1,27 @@
-"""A drawing for each massage step: a foot outline with the path and direction of the pressure.
+"""A picture for each step: a foot with the path and direction of the pressure.
 
-The geometry is in `footart` (pure, tested without a window); this widget only draws it.
+The geometry is in `footart` (pure, tested without a window); this widget only draws it with
+the Kivy canvas, in the theme's colours, and redraws only when the step, the foot or its own
+size changes.
 """
 
 from __future__ import annotations
 
-from kivy.graphics import Color, Line, Mesh
+from kivy.graphics import Color, Ellipse, Line, Mesh
+from kivy.graphics.tesselator import TYPE_POLYGONS, WINDING_ODD, Tesselator
 from kivy.properties import StringProperty
 from kivy.uix.widget import Widget
 
 from . import footart, theme
+
+FILLS = {
+    footart.SKIN: theme.ART_SKIN,
+    footart.NAIL: theme.ART_SKIN,
+    footart.TOWEL: theme.ART_TOWEL,
+    footart.BASIN: theme.ART_BASIN,
+    footart.WATER: theme.ART_WATER,
+    footart.DROP: theme.ART_DROP,
+}
 
 
 class Illustration(Widget):
@@ -18,33 +30,63 @@ class Illustration(Widget):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self._drawn: tuple | None = None
         self.bind(pos=self._redraw, size=self._redraw, technique=self._redraw, foot=self._redraw)
 
     def _redraw(self, *_):
+        key = (self.technique, self.foot, tuple(self.pos), tuple(self.size))
+        if key == self._drawn:
+            return
+        self._drawn = key
         self.canvas.clear()
         art = footart.drawing(self.technique, mirrored=self.foot == "right")
-        side = min(self.width, self.height)
-        ox = self.x + (self.width - side) / 2
-        oy = self.y + (self.height - side) / 2
+        # Fit the picture's own extent, not the unit square: a foot is tall and narrow, and
+        # fills a tall box far better that way.
+        x0, y0, x1, y1 = footart.bounds(art)
+        side = min(self.width / max(x1 - x0, 0.05), self.height / max(y1 - y0, 0.05))
+        if side < 10:
+            return
+        ox = self.x + (self.width - side * (x1 - x0)) / 2 - side * x0
+        oy = self.y + (self.height - side * (y1 - y0)) / 2 - side * y0
+        line_w = max(1.2, side * 0.008)
 
         def place(points):
             return [v for x, y in points for v in (ox + x * side, oy + y * side)]
 
         with self.canvas:
-            Color(*theme.SURFACE)
-            outline = place(art.outline)
-            vertices = []
-            for i in range(0, len(outline), 2):
-                vertices += [outline[i], outline[i + 1], 0, 0]
-            Mesh(vertices=vertices, indices=list(range(len(outline) // 2)), mode="triangle_fan")
-            Color(*theme.TEXT_SOFT)
-            Line(points=outline, width=2, close=True)
+            for shape in art.shapes:
+                flat = place(shape.points)
+                Color(*FILLS.get(shape.kind, theme.ART_SKIN))
+                _fill(flat)
+                if shape.marks:
+                    Color(*theme.ART_DETAIL)
+                    for mark in shape.marks:
+                        Line(points=place(mark), width=line_w * 0.8, cap="round", joint="round")
+                Color(*theme.ART_LINE)
+                Line(points=flat, width=line_w, close=shape.closed, joint="round")
+            Color(*theme.ART_DETAIL)
+            for detail in art.details:
+                Line(points=place(detail), width=line_w * 0.8, cap="round", joint="round")
+            Color(*theme.ART_PATH)
+            path_w = max(2.0, side * 0.017)
             for stroke in art.strokes:
-                Color(*theme.WARM)
-                Line(points=place(stroke.points), width=3.5, cap="round", joint="round")
+                Line(points=place(stroke.points), width=path_w, cap="round", joint="round")
                 if stroke.arrow:
-                    Line(points=place(stroke.arrow), width=3.5, cap="round", joint="round")
-            Color(*theme.ACCENT)
+                    Line(points=place(stroke.arrow), width=path_w, cap="round", joint="round")
+            r = max(4.0, side * 0.026)
             for x, y in art.presses:
                 cx, cy = ox + x * side, oy + y * side
-                Line(circle=(cx, cy, side * 0.03), width=3)
+                Color(*theme.ART_PRESS)
+                Ellipse(pos=(cx - r, cy - r), size=(2 * r, 2 * r))
+                Color(*theme.ART_LINE)
+                Line(circle=(cx, cy, r), width=max(1.0, line_w * 0.7))
+
+
+def _fill(flat: list[float]) -> None:
+    """Fill a polygon of any shape (the arch makes a sole concave; a fan would spill over it)."""
+    tess = Tesselator()
+    tess.add_contour(flat)
+    if not tess.tesselate(WINDING_ODD, TYPE_POLYGONS):
+        return
+    for vertices, indices in tess.meshes:
+        Mesh(vertices=vertices, indices=indices, mode="triangle_fan")

@@ -31,6 +31,9 @@ class Link:
         self.retry_s = retry_s
         self._stop = threading.Event()
         self._requests: queue.Queue = queue.Queue()
+        # Set when the watch stream breaks: the controller went away, so the request connection
+        # is dead too, and the first request after its return would fail on it (a lost tap).
+        self._stale = threading.Event()
         self._watch_client: Client | None = None
         self._threads = [threading.Thread(target=self._watch_loop, name="kiosk-watch", daemon=True),
                          threading.Thread(target=self._request_loop, name="kiosk-requests", daemon=True)]
@@ -74,6 +77,7 @@ class Link:
                 client.close()
             if self._stop.is_set():
                 return
+            self._stale.set()
             self._deliver(None)
             self._stop.wait(self.retry_s)
 
@@ -88,6 +92,9 @@ class Link:
             if item is None:
                 break
             op, args, on_reply, on_error = item
+            if self._stale.is_set():
+                self._stale.clear()
+                client.close()  # the next request connects afresh
             try:
                 result = client.request(op, **args)
             except ApiError as exc:

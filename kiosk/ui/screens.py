@@ -1,13 +1,18 @@
 """The kiosk's screens. Each one lays itself out once and then only updates its texts and
-values from the status (`update`), so a status push redraws what changed and nothing else."""
+values from the status (`update`), so a status push redraws what changed and nothing else.
+
+Every screen fits the 800x480 panel below the top bar: a picture or a ring on the left, the
+words beside it (fitted to their box, never clipped), and one row of big buttons at the
+bottom, with Stop always in the bottom right corner during a session.
+"""
 
 from __future__ import annotations
 
 from kivy.animation import Animation
-from kivy.uix.anchorlayout import AnchorLayout
+from kivy.properties import NumericProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
-from kivy.uix.screenmanager import Screen
+from kivy.uix.screenmanager import Screen, ScreenManager, TransitionBase
 from kivy.uix.widget import Widget
 
 from . import theme
@@ -15,8 +20,12 @@ from . import words as w
 from .flow import DONE, FAULT, FILL, HEALTH, HOME, OFFLINE, PIN, READY, SOAK, STAFF, STEP, WARM
 from .i18n import _
 from .illustration import Illustration
-from .widgets import BigButton, PaceDot, Ring, TempGraph, Text
+from .widgets import BigButton, Card, FitText, Panel, Ring, Sign, TempGraph, Text, primary_button
 
+STOP_W = 200  # the Stop button's width wherever it shares a row with words
+
+
+# -- layout helpers ------------------------------------------------------------------------------
 
 def row(*children, height: int = theme.BUTTON_H, spacing: int = theme.GAP) -> BoxLayout:
     box = BoxLayout(orientation="horizontal", size_hint_y=None, height=height, spacing=spacing)
@@ -32,9 +41,85 @@ def column(*children, spacing: int = theme.GAP, padding=theme.PAD, **kwargs) -> 
     return box
 
 
+def beside(*children, spacing: int = theme.PAD, **kwargs) -> BoxLayout:
+    box = BoxLayout(orientation="horizontal", spacing=spacing, **kwargs)
+    for child in children:
+        box.add_widget(child)
+    return box
+
+
+def fixed(widget: Widget, *, width: float | None = None, height: float | None = None) -> Widget:
+    """Give a widget a fixed width and/or height (the rest of the layout flexes around it)."""
+    if width is not None:
+        widget.size_hint_x, widget.width = None, width
+    if height is not None:
+        widget.size_hint_y, widget.height = None, height
+    return widget
+
+
+def title(text: str = "", *, colour=theme.TEXT, height: int = 52) -> FitText:
+    return FitText(text, size=theme.LARGE, smallest=theme.MEDIUM, bold=True, colour=colour,
+                   size_hint_y=None, height=height)
+
+
 def stop_button(kiosk) -> BigButton:
     return BigButton(_("Stop"), kiosk.stop_session, fill=theme.STOP, fill_pressed=theme.STOP_PRESSED)
 
+
+def screen_body(*children, **kwargs) -> BoxLayout:
+    """The screen's column: content above, the button row at the bottom."""
+    kwargs.setdefault("padding", [theme.PAD, 8, theme.PAD, theme.PAD])
+    return column(*children, **kwargs)
+
+
+# -- screen changes that never delay a tap ------------------------------------------------------
+
+class QuickFade(TransitionBase):
+    """The new screen fades in over the old in a blink. Both stay ordinary widgets (no
+    off-screen render), so it costs next to nothing per frame."""
+
+    duration = NumericProperty(theme.TRANSITION_S)
+
+    def on_progress(self, progress):
+        self.screen_in.opacity = progress
+        self.screen_out.opacity = 1.0 - progress
+
+    def on_complete(self):
+        self.screen_in.opacity = 1.0
+        self.screen_out.opacity = 1.0
+        super().on_complete()
+
+
+class KioskManager(ScreenManager):
+    """Kivy's ScreenManager drops every touch while a transition runs, so a tap in the first
+    moment of a new screen would be lost. This one hands it to the incoming screen instead:
+    a transition never delays or swallows a tap."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("transition", QuickFade())
+        super().__init__(**kwargs)
+
+    def _to_incoming(self, event: str, touch) -> bool:
+        screen = self.current_screen
+        return bool(screen is not None and screen.dispatch(event, touch))
+
+    def on_touch_down(self, touch):
+        if self.transition.is_active:
+            return self._to_incoming("on_touch_down", touch)
+        return super().on_touch_down(touch)
+
+    def on_touch_move(self, touch):
+        if self.transition.is_active:
+            return self._to_incoming("on_touch_move", touch)
+        return super().on_touch_move(touch)
+
+    def on_touch_up(self, touch):
+        if self.transition.is_active:
+            return self._to_incoming("on_touch_up", touch)
+        return super().on_touch_up(touch)
+
+
+# -- the screens -----------------------------------------------------------------------------------
 
 class KioskScreen(Screen):
     def __init__(self, kiosk, **kwargs):
@@ -52,16 +137,17 @@ class HomeScreen(KioskScreen):
 
     def __init__(self, kiosk):
         super().__init__(kiosk)
-        self.title = Text(_("Choose your foot bath"), size=theme.LARGE, bold=True,
-                          size_hint_y=None, height=64)
-        self.state = Text("", size=theme.SMALL, colour=theme.TEXT_SOFT, size_hint_y=None, height=34)
+        self.title = title(_("Choose your foot bath"))
+        self.state = FitText("", size=theme.SMALL, smallest=theme.MIN_READ, colour=theme.TEXT_SOFT,
+                             halign="right")
         self.cards = GridLayout(cols=2, spacing=theme.GAP)
-        self.add_widget(column(self.title, self.state, self.cards,
-                               padding=[theme.PAD, 8, theme.PAD, theme.PAD]))
+        header = beside(self.title, fixed(self.state, width=300), size_hint_y=None, height=52)
+        self.add_widget(screen_body(header, self.cards, spacing=12))
         self._shown: list | None = None
 
     def update(self, status: dict) -> None:
         self.state.text = w.home_state(status)
+        self.state.color = theme.ALERT if status.get("cleaning_needed") else theme.TEXT_SOFT
         routines = self.kiosk.routines
         key = [r["id"] for r in routines]
         if key != self._shown:
@@ -72,16 +158,11 @@ class HomeScreen(KioskScreen):
         for card in self.cards.children:
             card.enabled = not status.get("cleaning_needed")
 
-    def _card(self, r: dict) -> BigButton:
+    def _card(self, r: dict) -> Card:
         gentle = _(" (gentle)") if r["id"] == "gentle" else ""
-        text = (f"[size={theme.MEDIUM}][b]{r['name']}[/b][/size]{gentle}\n"
-                f"[size={theme.SMALL - 2}]{r['description']}[/size]\n"
-                f"[size={theme.SMALL}][color=f2b880]{w.length_words(r['length_s'])}  ·  "
-                f"{w.temperature(r['target_c'])}[/color][/size]")
-        card = BigButton(text, lambda rid=r["id"]: self.kiosk.choose(rid), size=theme.SMALL,
-                         size_hint_y=1)
-        card.markup = True
-        card.halign = "left"
+        facts = f"{w.length_words(r['length_s'])}  ·  {w.temperature(r['target_c'])}"
+        card = Card(r["name"] + gentle, r["description"], facts, lambda rid=r["id"]: self.kiosk.choose(rid))
+        card.routine_id = r["id"]
         return card
 
 
@@ -90,16 +171,16 @@ class HealthScreen(KioskScreen):
 
     def __init__(self, kiosk):
         super().__init__(kiosk)
-        self.add_widget(column(
-            Text(_("Before we start"), size=theme.LARGE, bold=True, size_hint_y=None, height=60),
-            Text(_("Do any of these apply to you: diabetes, reduced feeling in your feet, "
-                   "circulation problems, or pregnancy?"), size=theme.MEDIUM),
-            Text(_("If one does, we use the gentle setting: 37 °C, a shorter soak and light "
-                   "pressure only."), size=theme.SMALL, colour=theme.TEXT_SOFT, size_hint_y=None,
-                 height=64),
-            row(BigButton(_("Yes, one applies"), lambda: kiosk.start("gentle")),
+        self.add_widget(screen_body(
+            title(_("Before we start")),
+            FitText(_("Do any of these apply to you: diabetes, reduced feeling in your feet, "
+                      "circulation problems, or pregnancy?"), size=theme.MEDIUM + 2),
+            FitText(_("If one does, we use the gentle setting: 37 °C, a shorter soak and light "
+                      "pressure only."), size=theme.SMALL, colour=theme.TEXT_SOFT, size_hint_y=None,
+                    height=64),
+            row(fixed(BigButton(_("Back"), kiosk.back_home), width=170),
+                BigButton(_("Yes, one applies"), lambda: kiosk.start("gentle")),
                 BigButton(_("No, none apply"), lambda: kiosk.start("standard"))),
-            row(BigButton(_("Back"), kiosk.back_home), Widget()),
         ))
 
 
@@ -108,13 +189,16 @@ class FillScreen(KioskScreen):
 
     def __init__(self, kiosk):
         super().__init__(kiosk)
-        self.note = Text("", size=theme.SMALL, colour=theme.WARM, size_hint_y=None, height=40)
-        self.add_widget(column(
-            Text(_("Fill the basin"), size=theme.LARGE, bold=True, size_hint_y=None, height=60),
-            Text(_("Fill the basin with warm water up to the line, then tap Continue. "
-                   "We will bring it to the right temperature."), size=theme.MEDIUM),
-            self.note,
-            row(BigButton(_("Continue"), lambda: kiosk.send("confirm")), stop_button(kiosk)),
+        self.note = FitText("", size=theme.SMALL, colour=theme.WARM, size_hint_y=None, height=60)
+        words = column(title(_("Fill the basin")),
+                       FitText(_("Fill the basin with warm water up to the line, then tap Continue. "
+                                 "We will bring it to the right temperature."), size=theme.MEDIUM,
+                               valign="top"),
+                       self.note, padding=0, spacing=8)
+        self.add_widget(screen_body(
+            beside(fixed(Illustration(technique="fill"), width=theme.PICTURE), words),
+            row(primary_button(_("Continue"), lambda: kiosk.send("confirm")),
+                fixed(stop_button(kiosk), width=STOP_W)),
         ))
 
     def update(self, status: dict) -> None:
@@ -128,17 +212,16 @@ class WarmScreen(KioskScreen):
 
     def __init__(self, kiosk):
         super().__init__(kiosk)
-        self.water = Text("", size=theme.HUGE, bold=True, colour=theme.WARM, size_hint_y=None, height=120)
-        self.target = Text("", size=theme.MEDIUM, colour=theme.TEXT_SOFT, size_hint_y=None, height=44)
-        self.eta = Text("", size=theme.MEDIUM, size_hint_y=None, height=90)
+        self.water = FitText("", size=theme.HUGE, smallest=theme.LARGE, bold=True, colour=theme.WARM,
+                             size_hint_y=None, height=110)
+        self.target = Text("", size=theme.MEDIUM, colour=theme.TEXT_SOFT, size_hint_y=None, height=40)
+        self.eta = FitText("", size=theme.MEDIUM, smallest=theme.SMALL)
         self.graph = TempGraph()
-        left = column(Text(_("Warming the water"), size=theme.LARGE, bold=True, size_hint_y=None,
-                           height=60),
-                      self.water, self.target, self.eta, Widget(), padding=0)
-        body = BoxLayout(spacing=theme.PAD)
-        body.add_widget(left)
-        body.add_widget(column(self.graph, padding=[0, 40, 0, 20]))
-        self.add_widget(column(body, row(Widget(), stop_button(kiosk))))
+        left = column(title(_("Warming the water")), self.water, self.target, Widget(), padding=0, spacing=8)
+        self.add_widget(screen_body(
+            beside(fixed(left, width=330), self.graph),
+            row(self.eta, fixed(stop_button(kiosk), width=STOP_W)),
+        ))
 
     def update(self, status: dict) -> None:
         self.water.text = w.temperature(status["water_c"])
@@ -153,12 +236,14 @@ class ReadyScreen(KioskScreen):
 
     def __init__(self, kiosk):
         super().__init__(kiosk)
-        self.words = Text("", size=theme.LARGE, bold=True)
-        self.add_widget(column(
-            Text(_("Ready"), size=theme.MEDIUM, colour=theme.ACCENT, size_hint_y=None, height=44),
-            self.words,
-            row(BigButton(_("Start"), lambda: kiosk.send("confirm"), fill=theme.SURFACE_PRESSED),
-                stop_button(kiosk)),
+        self.words = FitText("", size=theme.LARGE, smallest=theme.MEDIUM, bold=True, valign="top")
+        words = column(Text(_("Ready"), size=theme.MEDIUM, bold=True, colour=theme.ACCENT, size_hint_y=None,
+                            height=44),
+                       self.words, padding=0, spacing=8)
+        self.add_widget(screen_body(
+            beside(fixed(Illustration(technique="feet_in"), width=theme.PICTURE), words),
+            row(primary_button(_("Start"), lambda: kiosk.send("confirm")),
+                fixed(stop_button(kiosk), width=STOP_W)),
         ))
 
     def update(self, status: dict) -> None:
@@ -170,19 +255,18 @@ class SoakScreen(KioskScreen):
 
     def __init__(self, kiosk):
         super().__init__(kiosk)
-        self.ring = Ring(size_hint_x=None, width=300)
-        self.water = Text("", size=theme.LARGE, bold=True, colour=theme.WARM, size_hint_y=None, height=60)
-        self.why = Text("", size=theme.SMALL, colour=theme.ALERT, size_hint_y=None, height=70)
-        self.extra = Text("", size=theme.SMALL, colour=theme.TEXT_SOFT)
+        self.ring = fixed(Ring(thickness=18), width=theme.RING_SOAK)
+        self.water = Text("", size=theme.LARGE, bold=True, colour=theme.WARM, size_hint_y=None, height=56)
+        self.why = FitText("", size=theme.SMALL + 2, smallest=theme.MIN_READ, colour=theme.ALERT,
+                           size_hint_y=None, height=62)
+        self.extra = FitText("", size=theme.SMALL, smallest=theme.MIN_READ, colour=theme.TEXT_SOFT,
+                             valign="top")
         self.pause = BigButton(_("Pause"), self._pause_or_resume)
-        right = column(Text(_("Soak and relax"), size=theme.LARGE, bold=True, size_hint_y=None,
-                            height=60),
-                       self.water, self.why, self.extra, padding=0)
-        body = BoxLayout(spacing=theme.PAD)
-        body.add_widget(self.ring)
-        body.add_widget(right)
-        self.add_widget(column(body, row(self.pause, BigButton(_("+1 min"), lambda: kiosk.send("extend")),
-                                         stop_button(kiosk))))
+        right = column(title(_("Soak and relax")), self.water, self.why, self.extra, padding=0, spacing=6)
+        self.add_widget(screen_body(
+            beside(self.ring, right),
+            row(self.pause, BigButton(_("+1 min"), lambda: kiosk.send("extend")), stop_button(kiosk)),
+        ))
         self._paused = False
 
     def _pause_or_resume(self):
@@ -194,6 +278,7 @@ class SoakScreen(KioskScreen):
         self.ring.fraction = (session["remaining_s"] or 0) / total if total else 0
         self.ring.label = w.minutes(session["remaining_s"])
         self.ring.caption = _("minutes left")
+        self.ring.running = not session["pause_reason"]
         self.water.text = w.temperature(status["water_c"])
         self.why.text = w.pause_words(session["pause_reason"])
         self._paused = session["pause_reason"] == "user"
@@ -203,35 +288,31 @@ class SoakScreen(KioskScreen):
 
 class StepScreen(KioskScreen):
     key = STEP
+    animate_pace = True  # still pictures (screenshots) show where the rep is, unmoving
 
     def __init__(self, kiosk):
         super().__init__(kiosk)
-        self.counter = Text("", size=theme.SMALL, colour=theme.TEXT_SOFT, size_hint_y=None, height=30)
-        self.foot = Text("", size=theme.MEDIUM, bold=True, colour=theme.ACCENT, size_hint_y=None,
-                         height=40, halign="right")
-        self.title = Text("", size=theme.LARGE, bold=True, size_hint_y=None, height=56)
-        self.say = Text("", size=theme.SMALL + 2, valign="top")
-        self.next = Text("", size=theme.SMALL, colour=theme.TEXT_SOFT, size_hint_y=None, height=30)
-        self.picture = Illustration(size_hint_x=None, width=200)
-        self.ring = Ring(size_hint=(None, None), size=(150, 150), thickness=9)
-        self.pace = PaceDot(size_hint=(None, None), size=(40, 40))
+        self.picture = Illustration()
+        self.foot = Text("", size=theme.MEDIUM, bold=True, colour=theme.ACCENT, halign="center",
+                         size_hint_y=None, height=36)
+        self.counter = Text("", size=theme.SMALL - 2, colour=theme.TEXT_SOFT, size_hint_y=None, height=26)
+        self.title = FitText("", size=theme.LARGE - 4, smallest=theme.SMALL + 2, bold=True,
+                             size_hint_y=None, height=50)
+        self.say = FitText("", size=theme.MEDIUM - 2, smallest=theme.MIN_READ, valign="top")
+        self.next = FitText("", size=theme.SMALL - 2, smallest=theme.MIN_READ, colour=theme.TEXT_SOFT,
+                            valign="bottom", size_hint_y=None, height=46)  # room for two lines
+        self.ring = Ring(thickness=14, size_hint=(None, None), size=(theme.RING_STEP, theme.RING_STEP))
         self.pause = BigButton(_("Pause"), self._pause_or_resume)
         self.next_button = BigButton(_("Next"), self._next)
-        header = BoxLayout(size_hint_y=None, height=40)
-        header.add_widget(self.counter)
-        header.add_widget(self.foot)
-        text = column(self.title, self.say, self.next, padding=0, spacing=6)
-        side = column(self.ring, AnchorLayout(size_hint=(None, None), size=(150, 40)), padding=0,
-                      spacing=4, size_hint_x=None, width=150)
-        side.children[0].add_widget(self.pace)
-        body = BoxLayout(spacing=theme.GAP)
-        body.add_widget(self.picture)
-        body.add_widget(text)
-        body.add_widget(side)
-        self.add_widget(column(header, body,
-                               row(BigButton(_("Back"), lambda: kiosk.send("back")), self.pause,
-                                   self.next_button, stop_button(kiosk)),
-                               spacing=8, padding=[theme.PAD, 12, theme.PAD, theme.PAD]))
+        left = column(self.picture, self.foot, padding=0, spacing=4)
+        text = column(self.counter, self.title, self.say, self.next, padding=0, spacing=4)
+        self.side = column(self.ring, Widget(), padding=0, spacing=0)
+        self.add_widget(screen_body(
+            beside(fixed(left, width=theme.PICTURE - 20), text, fixed(self.side, width=theme.RING_STEP),
+                   spacing=theme.GAP),
+            row(BigButton(_("Back"), lambda: kiosk.send("back")), self.pause, self.next_button,
+                stop_button(kiosk)),
+            spacing=12))
         self._paused = False
         self._prompt = False
         self._pace_anim: Animation | None = None
@@ -252,37 +333,51 @@ class StepScreen(KioskScreen):
         self.title.text = s["title"]
         self.say.text = s["text"] if not self._paused else w.pause_words("user")
         self.next.text = w.next_words(s["next_title"] if s["next_title"] != s["title"] else
-                                      f"{s['title']} ({w.foot_words('right').lower()})")
+                                      f"{s['title']} · {w.foot_words('right')}")
         self.picture.technique = s["illustration"] or ""
         self.picture.foot = s["foot"] or "left"
         self.pause.enabled = not self._prompt
         self.pause.text = _("Resume") if self._paused else _("Pause")
         self.next_button.text = _("Next")
+        # When the step waits for the customer, Next is what moves it on: make it the bright one.
+        prompt = self._prompt
+        self.next_button.fill = theme.PRIMARY if prompt else theme.SURFACE
+        self.next_button.fill_pressed = theme.PRIMARY_PRESSED if prompt else theme.SURFACE_PRESSED
+        self.next_button.text_colour = theme.PRIMARY_TEXT if prompt else theme.TEXT
+        # A prompt has no countdown: its words get the ring's room.
         self.ring.opacity = 0 if self._prompt else 1
+        self.side.width = 0 if self._prompt else theme.RING_STEP
+        self.ring.running = not s["pause_reason"]
         if s["reps"]:
             self.ring.label = w.rep_words(s)
             self.ring.caption = _("repetitions")
-            self.ring.fraction = 1 - (s["rep"] - 1) / s["reps"]
             self._pace(s)
         else:
-            self.pace.opacity = 0
+            self._stop_pace()
             length = self.kiosk.step_length_s(s)
             self.ring.label = w.minutes(s["remaining_s"])
             self.ring.caption = _("left")
             self.ring.fraction = (s["remaining_s"] or 0) / length if length else 0
 
+    def _stop_pace(self) -> None:
+        if self._pace_anim is not None:
+            self._pace_anim.cancel(self.ring)
+            self._pace_anim = None
+
     def _pace(self, s: dict) -> None:
-        """The dot swells once per repetition, at the routine's pace."""
-        self.pace.opacity = 1
+        """The pacing cue: the ring fills once per repetition at the routine's pace, so one
+        stroke follows one turn of the ring. Each status push puts it back in step."""
+        self._stop_pace()
         rep_s = s["rep_s"] or 1.0
         into = (s["reps"] * rep_s - (s["remaining_s"] or 0)) % rep_s
-        if self._pace_anim is not None:
-            self._pace_anim.cancel(self.pace)
-        if self._paused:
+        self.ring.fraction = into / rep_s
+        if self._paused or s["pause_reason"] or not self.animate_pace:
             return
-        self.pace.phase = into / rep_s
-        self._pace_anim = Animation(phase=1.0, duration=max(0.05, rep_s - into))
-        self._pace_anim.start(self.pace)
+        self._pace_anim = Animation(fraction=1.0, duration=max(0.05, rep_s - into))
+        self._pace_anim.start(self.ring)
+
+    def on_leave(self, *args):
+        self._stop_pace()
 
 
 class DoneScreen(KioskScreen):
@@ -290,9 +385,13 @@ class DoneScreen(KioskScreen):
 
     def __init__(self, kiosk):
         super().__init__(kiosk)
-        self.title = Text("", size=theme.LARGE, bold=True, size_hint_y=None, height=70)
-        self.text = Text("", size=theme.MEDIUM)
-        self.add_widget(column(self.title, self.text, row(Widget(), BigButton(_("Finish"), kiosk.finish))))
+        self.title = title(height=60)
+        self.text = FitText("", size=theme.MEDIUM + 2, valign="top")
+        words = column(self.title, self.text, padding=0, spacing=12)
+        self.add_widget(screen_body(
+            beside(fixed(Sign(kind="done"), width=170), words),
+            row(Widget(), fixed(primary_button(_("Finish"), kiosk.finish), width=300)),
+        ))
 
     def update(self, status: dict) -> None:
         self.title.text, self.text.text = w.done_words(status)
@@ -303,17 +402,19 @@ class FaultScreen(KioskScreen):
 
     def __init__(self, kiosk):
         super().__init__(kiosk)
-        self.words = Text("", size=theme.LARGE, bold=True)
-        self.heater = Text("", size=theme.MEDIUM, colour=theme.TEXT_SOFT, size_hint_y=None, height=50)
-        self.add_widget(column(
-            Text(_("Please call staff"), size=theme.LARGE, bold=True, colour=theme.ALERT,
-                 size_hint_y=None, height=64),
-            self.words, self.heater))
+        self.words = FitText("", size=theme.LARGE, smallest=theme.SMALL + 2, bold=True, valign="top")
+        self.heater = Text("", size=theme.MEDIUM, bold=True, colour=theme.OK, size_hint_y=None, height=48)
+        heading = beside(fixed(Sign(kind="alert"), width=96),
+                         title(_("Please call staff"), colour=theme.ALERT, height=96), spacing=theme.GAP,
+                         size_hint_y=None, height=96)
+        self.add_widget(screen_body(heading, self.words, self.heater,
+                                    padding=[theme.PAD, 8, theme.PAD, theme.PAD + 8]))
 
     def update(self, status: dict) -> None:
         faults = status["faults"]
         self.words.text = w.fault_words(faults[0]["code"] if faults else None)
         self.heater.text = _("Heater: on") if status["heater"] else _("Heater: off")
+        self.heater.color = theme.STOP if status["heater"] else theme.OK
 
 
 class OfflineScreen(KioskScreen):
@@ -321,37 +422,39 @@ class OfflineScreen(KioskScreen):
 
     def __init__(self, kiosk):
         super().__init__(kiosk)
-        self.add_widget(column(
-            Widget(),
+        self.add_widget(screen_body(
+            fixed(Sign(kind="offline"), height=130),
             Text(_("Reconnecting…"), size=theme.LARGE, bold=True, halign="center", size_hint_y=None,
-                 height=70),
-            Text(_("The bath controller is not answering yet. It keeps the water safe on its own; "
-                   "this screen comes back by itself."), size=theme.MEDIUM, colour=theme.TEXT_SOFT,
-                 halign="center"),
-            Widget()))
+                 height=60),
+            FitText(_("The bath controller is not answering yet. It keeps the water safe on its own; "
+                      "this screen comes back by itself."), size=theme.MEDIUM, colour=theme.TEXT_SOFT,
+                    halign="center", valign="top"),
+            padding=[theme.PAD * 3, theme.PAD, theme.PAD * 3, theme.PAD]))
 
 
 class PinScreen(KioskScreen):
     key = PIN
+    KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "⌫", "0", "OK")
 
     def __init__(self, kiosk):
         super().__init__(kiosk)
         self.entered = ""
-        self.shown = Text("", size=theme.LARGE, bold=True, halign="center", size_hint_y=None, height=56)
-        self.message = Text(_("Staff PIN"), size=theme.SMALL, colour=theme.TEXT_SOFT, halign="center",
-                            size_hint_y=None, height=30)
-        pad = GridLayout(cols=6, spacing=theme.GAP // 2)
-        for key in ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "⌫", "OK"):
-            pad.add_widget(BigButton(key, lambda k=key: self._key(k), size=theme.LARGE,
-                                     size_hint_y=1, font_name="DejaVuSans" if key == "⌫" else "Roboto"))
-        self.add_widget(column(self.message, self.shown, pad,
-                               row(BigButton(_("Cancel"), kiosk.close_staff), Widget()),
-                               spacing=8, padding=[theme.PAD, 8, theme.PAD, theme.PAD]))
+        self.shown = Text("", size=theme.LARGE, halign="center", font_name=theme.FONT_SYMBOLS)  # has ●
+        self.message = FitText(_("Staff PIN"), size=theme.MEDIUM, smallest=theme.MIN_READ,
+                               colour=theme.TEXT_SOFT, halign="center", size_hint_y=None, height=72)
+        pad = GridLayout(cols=3, spacing=8)
+        for key in self.KEYS:
+            pad.add_widget(BigButton(key, lambda k=key: self._key(k), size=theme.LARGE, size_hint_y=1,
+                                     font_name=theme.FONT_SYMBOLS if key == "⌫" else theme.FONT))
+        left = column(self.message, Panel(self.shown, size_hint_y=None, height=90), Widget(),
+                      BigButton(_("Cancel"), kiosk.close_staff), padding=0, spacing=12)
+        self.add_widget(screen_body(beside(fixed(left, width=300), pad)))
 
-    def on_pre_enter(self, *_):
+    def on_pre_enter(self, *args):
         self.entered = ""
         self.shown.text = ""
         self.message.text = _("Staff PIN")
+        self.message.color = theme.TEXT_SOFT
 
     def _key(self, key: str) -> None:
         if key == "⌫":
@@ -365,6 +468,7 @@ class PinScreen(KioskScreen):
 
     def refused(self, message: str) -> None:
         self.message.text = message
+        self.message.color = theme.ALERT
         self.entered = ""
         self.shown.text = ""
 
@@ -374,22 +478,22 @@ class StaffScreen(KioskScreen):
 
     def __init__(self, kiosk):
         super().__init__(kiosk)
-        self.summary = Text("", size=theme.SMALL, valign="top")
-        self.cleaning = Text("", size=theme.SMALL, valign="top")
-        self.ack = BigButton(_("Acknowledge fault"), kiosk.acknowledge, size=theme.SMALL)
-        self.clean = BigButton(_("Start cleaning"), kiosk.clean_step, size=theme.SMALL)
-        self.cancel = BigButton(_("Cancel cleaning"), lambda: kiosk.clean("cancel"), size=theme.SMALL)
+        self.summary = FitText("", size=theme.SMALL, smallest=theme.STAFF_MIN, valign="top")
+        self.cleaning = FitText("", size=theme.SMALL, smallest=theme.STAFF_MIN, valign="top")
+        self.ack = BigButton(_("Acknowledge fault"), kiosk.acknowledge, size=theme.SMALL,
+                             fill=theme.SURFACE_PRESSED)
+        self.clean = BigButton(_("Start cleaning"), kiosk.clean_step, size=theme.SMALL,
+                               fill=theme.SURFACE_PRESSED, fill_pressed=theme.TRACK)
+        self.cancel = BigButton(_("Cancel cleaning"), lambda: kiosk.clean("cancel"), size=theme.SMALL,
+                                fill=theme.SURFACE_PRESSED, fill_pressed=theme.TRACK)
         self.volume = Text("", size=theme.SMALL, halign="center")
-        left = column(self.summary, row(self.ack, height=theme.BUTTON_H), padding=0)
-        right = column(self.cleaning, row(self.clean, self.cancel), padding=0)
-        body = BoxLayout(spacing=theme.PAD)
-        body.add_widget(left)
-        body.add_widget(right)
+        left = Panel(self.summary, self.ack, orientation="vertical")
+        right = Panel(self.cleaning, row(self.clean, self.cancel, spacing=8), orientation="vertical")
         settings = row(BigButton(_("Quieter"), lambda: kiosk.change_volume(-0.1), size=theme.SMALL),
                        self.volume,
                        BigButton(_("Louder"), lambda: kiosk.change_volume(0.1), size=theme.SMALL),
                        BigButton(_("Close"), kiosk.close_staff, size=theme.SMALL))
-        self.add_widget(column(body, settings, padding=[theme.PAD, 12, theme.PAD, theme.PAD]))
+        self.add_widget(screen_body(beside(left, right, spacing=theme.GAP), settings, spacing=12))
 
     def update(self, status: dict) -> None:
         lines = [

@@ -2,6 +2,8 @@
 
 Calm and warm, readable at arm's length on the 800x480 panel, and sized for wet fingers:
 nothing a customer taps is smaller than 15 mm (about 90 px on the official 7-inch screen).
+Light text on deep water: every text colour here has a contrast of at least 7:1 on the
+background (WCAG AAA), except the soft secondary text at 4.5:1 or better.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ def rgb(hex_colour: str, alpha: float = 1.0) -> tuple[float, float, float, float
 
 # Deep lagoon water, warm sand, and one clear colour for stopping.
 BACKGROUND = rgb("#0F3A40")
-SURFACE = rgb("#174D55")
+SURFACE = rgb("#174D55")  # cards, panels and ordinary buttons
 SURFACE_PRESSED = rgb("#1F6470")
 TEXT = rgb("#F6EFE4")
 TEXT_SOFT = rgb("#B9D3D2")
@@ -23,24 +25,51 @@ WARM = rgb("#F2B880")  # warmth: the temperature, the heater
 STOP = rgb("#E36A55")
 STOP_PRESSED = rgb("#C4503D")
 TRACK = rgb("#24606A")  # the unfilled part of a ring or a bar
-ALERT = rgb("#F7D36B")  # a fault screen's heading
+ALERT = rgb("#F7D36B")  # a fault screen's heading, a paused countdown's reason
+OK = rgb("#9FE0A8")  # a good state on the staff screen: no faults, heater off on a fault
+PRIMARY = ACCENT  # the one button that moves the session on: Start, Continue, Finish
+PRIMARY_PRESSED = rgb("#5FB5AC")
+PRIMARY_TEXT = BACKGROUND
 DIM = rgb("#000000", 0.0)
+
+# The illustrations: a foot drawn in the water's colour with a light outline, the pressure in
+# warm orange, press points in sunny yellow: all clear on the dark screen.
+ART_SKIN = rgb("#2B6E76")
+ART_LINE = TEXT
+ART_DETAIL = rgb("#B9D3D2", 0.8)
+ART_PATH = rgb("#FFB36B")
+ART_PRESS = rgb("#FFE08A")
+ART_TOWEL = rgb("#D9CBB5")
+ART_TOWEL_STRIPE = rgb("#5FA7A0")
+ART_BASIN = rgb("#174D55")
+ART_WATER = rgb("#7CD1C8", 0.55)
+ART_DROP = rgb("#7CD1C8")
 
 FONT = "Roboto"  # shipped with Kivy: nothing to download
 FONT_BOLD = "Roboto-Bold"  # resolved to Kivy's Roboto-Bold.ttf
+FONT_SYMBOLS = "DejaVuSans"  # shipped with Kivy too; it has the erase-key arrow Roboto lacks
 
-# Type sizes in px for the 800x480 panel.
+# Type sizes in px for the 800x480 panel. Fitted text shrinks from its size toward MIN_READ,
+# never below, and never clips.
 HUGE = 96  # the countdown, the water temperature
-LARGE = 44  # screen titles
-MEDIUM = 30  # instructions, button labels
+LARGE = 40  # screen titles
+MEDIUM = 28  # instructions, button labels
 SMALL = 22  # secondary lines: next step, status bar
+MIN_READ = 18  # the smallest type a customer is asked to read
+STAFF_MIN = 16  # the staff screen's dense lists
 
 # Touch and layout.
 TOUCH_MIN = 90  # px: 15 mm on the official 7-inch panel (800 px over 154 mm)
 BUTTON_H = 96
 RADIUS = 22
-PAD = 24
-GAP = 16
+PAD = 20  # around a screen's content
+GAP = 16  # between blocks
 WIDTH, HEIGHT = 800, 480
+BAR_H = 52  # the top bar (routine and water) above every screen
+PICTURE = 230  # an illustration's side on the step screen: clear at arm's length
+RING_SOAK = 290  # the soak countdown ring's diameter
+RING_STEP = 184  # a step's countdown or rep ring
+CARD_PAD = 16
 
-TRANSITION_S = 0.18  # short enough never to delay a tap
+# A fade short enough never to be waited for; taps land on the incoming screen meanwhile.
+TRANSITION_S = 0.12

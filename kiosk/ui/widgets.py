@@ -1,16 +1,56 @@
-"""The kiosk's few widgets: big rounded buttons, a countdown ring, a temperature graph, text."""
+"""The kiosk's few widgets: big rounded buttons and routine cards, text that fits its box, a
+countdown ring, a temperature graph, panels and a few drawn signs.
+
+Text is never clipped: `FitText`, the buttons and the cards take the largest type that shows
+all of their words in their box (down to the theme's smallest readable size). The sizes are
+worked out with Kivy's own text layout, without drawing, and only when the words or the box
+change.
+"""
 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
+from kivy.core.text import Label as CoreLabel
+from kivy.core.text.markup import MarkupLabel as CoreMarkupLabel
 from kivy.graphics import Color, Ellipse, Line, RoundedRectangle
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
+from kivy.utils import escape_markup
 
 from . import theme
+from . import words as w
+
+
+def hex_of(colour) -> str:
+    """A theme colour as markup wants it: 'f2b880'."""
+    return "".join(f"{round(c * 255):02x}" for c in colour[:3])
+
+
+@lru_cache(maxsize=512)
+def text_size(text: str, width: int, *, font_size: int, bold: bool = False, markup: bool = False,
+              font_name: str = theme.FONT) -> tuple[int, int]:
+    """The (width, height) `text` takes when wrapped to `width`, laid out as a Label would."""
+    core = (CoreMarkupLabel if markup else CoreLabel)(
+        text=text, font_size=font_size, bold=bold, font_name=font_name, text_size=(width, None))
+    core.resolve_font_name()
+    core.render()
+    return tuple(core._internal_size)
+
+
+def fitting_size(text: str, width: float, height: float, largest: int, smallest: int, *,
+                 bold: bool = False, font_name: str = theme.FONT) -> int:
+    """The largest type from `largest` down to `smallest` that shows all of `text` in the box."""
+    width, height = int(width), int(height)
+    for size in range(int(largest), int(smallest) - 1, -1):
+        w_px, h_px = text_size(text, width, font_size=size, bold=bold, font_name=font_name)
+        if h_px <= height and w_px <= width:
+            return size
+    return int(smallest)
 
 
 class Text(Label):
@@ -26,33 +66,59 @@ class Text(Label):
         self.text_size = (self.width, self.height)
 
 
+class FitText(Text):
+    """Text that takes the largest type from `size` down to `smallest` that shows every word in
+    its box: a long instruction or a long translation gets smaller type, never clipped."""
+
+    def __init__(self, text: str = "", *, size: int = theme.MEDIUM, smallest: int = theme.MIN_READ,
+                 **kwargs):
+        self.largest, self.smallest = size, smallest
+        self._fitted: tuple | None = None
+        super().__init__(text, size=size, **kwargs)
+        self.bind(text=self._fit, size=self._fit)
+
+    def _fit(self, *_):
+        key = (self.text, int(self.width), int(self.height), self.largest)
+        if key == self._fitted or self.width < 4 or self.height < 4:
+            return
+        self._fitted = key
+        self.font_size = fitting_size(self.text, self.width, self.height, self.largest, self.smallest,
+                                      bold=self.bold)
+
+
 class BigButton(ButtonBehavior, Label):
     """A rounded button never smaller than 15 mm; it acts on release, once, with no delay."""
 
     fill = ListProperty(theme.SURFACE)
     fill_pressed = ListProperty(theme.SURFACE_PRESSED)
+    text_colour = ListProperty(theme.TEXT)
     enabled = BooleanProperty(True)
 
     def __init__(self, text: str, on_tap=None, *, fill=theme.SURFACE, fill_pressed=theme.SURFACE_PRESSED,
-                 size: int = theme.MEDIUM, **kwargs):
+                 text_colour=theme.TEXT, size: int = theme.MEDIUM, **kwargs):
         kwargs.setdefault("size_hint_y", None)
         kwargs.setdefault("height", theme.BUTTON_H)
-        super().__init__(text=text, font_size=size, bold=True, color=theme.TEXT, halign="center",
+        super().__init__(text=text, font_size=size, bold=True, color=text_colour, halign="center",
                          valign="middle", **kwargs)
-        self.fill, self.fill_pressed = fill, fill_pressed
+        self.largest = size
+        self.fill, self.fill_pressed, self.text_colour = fill, fill_pressed, text_colour
         self.on_tap = on_tap
         self.always_release = False
         with self.canvas.before:
             self._colour = Color(*self.fill)
             self._shape = RoundedRectangle(radius=[theme.RADIUS])
         self.bind(pos=self._redraw, size=self._redraw, state=self._redraw, fill=self._redraw,
-                  enabled=self._redraw)
+                  enabled=self._redraw, text=self._redraw, text_colour=self._redraw)
 
     def _redraw(self, *_):
-        self.text_size = (self.width - 2 * theme.GAP, None)
+        inner_w, inner_h = self.width - 2 * theme.GAP, self.height - 2 * 8
+        self.text_size = (inner_w, None)
+        if not self.markup and inner_w > 0:
+            self.font_size = fitting_size(self.text, inner_w, inner_h, self.largest, theme.MIN_READ,
+                                          bold=True, font_name=self.font_name)
         colour = self.fill_pressed if self.state == "down" else self.fill
         self._colour.rgba = colour if self.enabled else (*colour[:3], 0.35)
-        self.color = theme.TEXT if self.enabled else (*theme.TEXT[:3], 0.45)
+        self.color = self.text_colour if self.enabled else (*self.text_colour[:3], 0.45)
         self._shape.pos, self._shape.size = self.pos, self.size
 
     def on_touch_down(self, touch):
@@ -65,72 +131,120 @@ class BigButton(ButtonBehavior, Label):
             self.on_tap()
 
 
-class Ring(Widget):
-    """A countdown ring: the arc that is left, with the time in the middle."""
+def primary_button(text: str, on_tap) -> BigButton:
+    """The one button that moves the session on (Start, Continue, Finish): the brightest."""
+    return BigButton(text, on_tap, fill=theme.PRIMARY, fill_pressed=theme.PRIMARY_PRESSED,
+                     text_colour=theme.PRIMARY_TEXT)
 
-    fraction = NumericProperty(1.0)  # of the countdown still to run
+
+class Card(BigButton):
+    """A routine on the home screen: its name, one line about it, then its length and water
+    temperature. One tap target, one label (so the whole card reads as one thing), with the
+    description's type fitted so that nothing is clipped."""
+
+    def __init__(self, name: str, about: str, facts: str, on_tap, **kwargs):
+        self.parts = (name, about, facts)
+        self._composed: tuple | None = None
+        super().__init__("", on_tap, size=theme.SMALL, size_hint_y=1, **kwargs)
+        self.markup, self.bold = True, False
+        self.halign, self.valign = "left", "middle"
+
+    def _redraw(self, *_):
+        super()._redraw()
+        inner_w = int(self.width - 2 * theme.CARD_PAD)
+        inner_h = int(self.height - 2 * theme.CARD_PAD)
+        if inner_w <= 0 or inner_h <= 0:
+            return
+        self.text_size = (inner_w, None)  # the label centres the words it fitted in the card
+        key = (self.parts, inner_w, inner_h, self.enabled)
+        if key != self._composed:
+            self._composed = key
+            self.text = self._compose(inner_w, inner_h)
+
+    def _compose(self, width: int, height: int) -> str:
+        name, about, facts = (escape_markup(p) for p in self.parts)
+        alpha = "" if self.enabled else "73"
+        name_size = fitting_size(self.parts[0], width, theme.MEDIUM * 1.3, theme.MEDIUM, theme.SMALL,
+                                 bold=True)
+
+        def at(about_size: int) -> str:
+            # Each line is as tall as the largest type on it, newline included: no spacer lines.
+            return (f"[size={name_size}][b]{name}[/b]\n[/size]"
+                    f"[size={about_size}][color={hex_of(theme.TEXT_SOFT)}{alpha}]{about}[/color]\n[/size]"
+                    f"[size={theme.SMALL}][b][color={hex_of(theme.WARM)}{alpha}]{facts}[/color][/b][/size]")
+
+        for about_size in range(theme.SMALL, theme.MIN_READ - 2, -1):
+            if text_size(at(about_size), width, font_size=theme.SMALL, markup=True)[1] <= height:
+                return at(about_size)
+        return at(theme.MIN_READ - 2)
+
+
+class Panel(BoxLayout):
+    """A softly rounded surface that groups what belongs together."""
+
+    def __init__(self, *children, fill=theme.SURFACE, radius: int = theme.RADIUS, **kwargs):
+        kwargs.setdefault("padding", theme.GAP)
+        kwargs.setdefault("spacing", 8)
+        super().__init__(**kwargs)
+        for child in children:
+            self.add_widget(child)
+        with self.canvas.before:
+            self._colour = Color(*fill)
+            self._shape = RoundedRectangle(radius=[radius])
+        self.bind(pos=self._redraw, size=self._redraw)
+
+    def _redraw(self, *_):
+        self._shape.pos, self._shape.size = self.pos, self.size
+
+
+class Ring(Widget):
+    """A countdown ring: the arc that is left, with the time (or the rep) in the middle."""
+
+    fraction = NumericProperty(1.0)  # of the countdown still to run (or of this rep done)
     label = StringProperty("")
     caption = StringProperty("")
     thickness = NumericProperty(14)
+    running = BooleanProperty(True)  # a paused ring is drawn soft
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         with self.canvas:
             Color(*theme.TRACK)
-            self._track = Line(width=self.thickness)
-            Color(*theme.ACCENT)
-            self._arc = Line(width=self.thickness, cap="round")
-        self._time = Text(size=theme.HUGE, bold=True, halign="center")
-        self._caption = Text(size=theme.SMALL, colour=theme.TEXT_SOFT, halign="center")
+            self._track = Line(width=self.thickness / 2)
+            self._colour = Color(*theme.ACCENT)
+            self._arc = Line(width=self.thickness / 2, cap="round")
+        self._time = FitText(size=theme.HUGE, smallest=theme.SMALL, bold=True, halign="center")
+        self._caption = FitText(size=theme.SMALL, smallest=14, colour=theme.TEXT_SOFT, halign="center")
         self.add_widget(self._time)
         self.add_widget(self._caption)
-        self.bind(pos=self._redraw, size=self._redraw, fraction=self._redraw, label=self._relabel,
-                  caption=self._relabel)
+        self.bind(pos=self._redraw, size=self._redraw, fraction=self._redraw, running=self._redraw,
+                  label=self._relabel, caption=self._relabel)
 
     def _geometry(self):
-        radius = min(self.width, self.height) / 2 - self.thickness
-        return self.center_x, self.center_y, max(radius, 1)
+        radius = min(self.width, self.height) / 2 - self.thickness / 2 - 1
+        # From pos and size, not `center`: that alias can lag a size change by one callback.
+        return self.x + self.width / 2, self.y + self.height / 2, max(radius, 1)
 
     def _redraw(self, *_):
         cx, cy, r = self._geometry()
         self._track.circle = (cx, cy, r)
         angle = 360 * max(0.0, min(1.0, self.fraction))
         self._arc.circle = (cx, cy, r, 0, angle) if angle > 0.5 else (cx, cy, r, 0, 0.5)
-        self._time.size = (2 * r * 0.9, r)
-        self._time.center = (cx, cy + r * 0.08)
-        self._caption.size = (2 * r * 0.8, r * 0.4)
-        self._caption.center = (cx, cy - r * 0.45)
+        self._colour.rgba = theme.ACCENT if self.running else theme.TEXT_SOFT
+        inner = r - self.thickness / 2
+        self._time.size = (inner * 1.6, inner * 0.8)
+        self._time.pos = (cx - self._time.width / 2, cy + inner * 0.1 - self._time.height / 2)
+        self._caption.size = (inner * 1.3, inner * 0.3)
+        self._caption.pos = (cx - self._caption.width / 2, cy - inner * 0.5 - self._caption.height / 2)
 
     def _relabel(self, *_):
         self._time.text = self.label
         self._caption.text = self.caption
 
 
-class PaceDot(Widget):
-    """A soft pulse for the pace of a repetition: it fills once per rep."""
-
-    phase = NumericProperty(0.0)  # 0..1 within the current repetition
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        with self.canvas:
-            Color(*theme.TRACK)
-            self._base = Ellipse()
-            self._colour = Color(*theme.ACCENT)
-            self._dot = Ellipse()
-        self.bind(pos=self._redraw, size=self._redraw, phase=self._redraw)
-
-    def _redraw(self, *_):
-        d = min(self.width, self.height)
-        self._base.pos = (self.center_x - d / 2, self.center_y - d / 2)
-        self._base.size = (d, d)
-        grown = d * (0.25 + 0.75 * math.sin(math.pi * self.phase))
-        self._dot.pos = (self.center_x - grown / 2, self.center_y - grown / 2)
-        self._dot.size = (grown, grown)
-
-
 class TempGraph(Widget):
-    """The session's water temperature so far, with the target as a line."""
+    """The session's water temperature so far, with the target as a dashed line: the customer
+    sees the water climbing toward it."""
 
     points = ListProperty([])  # [(seconds since start, water C or None), ...]
     target_c = NumericProperty(38.0)
@@ -138,25 +252,84 @@ class TempGraph(Widget):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         with self.canvas:
+            Color(*theme.SURFACE)
+            self._panel = RoundedRectangle(radius=[theme.RADIUS])
             Color(*theme.TRACK)
-            self._frame = Line(width=1.2)
+            self._base = Line(width=1.2)
             Color(*theme.WARM)
-            self._target = Line(width=1.5, dash_length=8, dash_offset=6)
+            self._target = Line(width=1.5, dash_length=10, dash_offset=8)
             Color(*theme.ACCENT)
-            self._line = Line(width=2.5)
+            self._line = Line(width=2.5, joint="round", cap="round")
+            self._dot = Ellipse(size=(0, 0))
+        self._target_label = Text("", size=theme.SMALL - 2, colour=theme.WARM, halign="right")
+        self._start_label = Text("0", size=theme.SMALL - 4, colour=theme.TEXT_SOFT)
+        self._end_label = Text("", size=theme.SMALL - 4, colour=theme.TEXT_SOFT, halign="right")
+        for label in (self._target_label, self._start_label, self._end_label):
+            self.add_widget(label)
         self.bind(pos=self._redraw, size=self._redraw, points=self._redraw, target_c=self._redraw)
 
     def _redraw(self, *_):
-        x, y, w, h = self.x, self.y, self.width, self.height
-        self._frame.rectangle = (x, y, w, h)
+        self._panel.pos, self._panel.size = self.pos, self.size
+        pad, foot = 18, 30  # room for the time labels under the plot
+        x, y = self.x + pad, self.y + foot
+        plot_w, plot_h = self.width - 2 * pad, self.height - foot - 40
+        if plot_w <= 0 or plot_h <= 0:
+            return
         valid = [(t, c) for t, c in self.points if c is not None]
-        lo = min([self.target_c - 8.0] + [c for _, c in valid])
+        lo = math.floor(min([self.target_c - 8.0] + [c for _, c in valid]))
         hi = max([self.target_c + 1.0] + [c for _, c in valid])
         span_t = max(600.0, max((t for t, _ in valid), default=0.0))
 
         def to_xy(t, c):
-            return x + w * t / span_t, y + h * (c - lo) / (hi - lo)
+            return x + plot_w * t / span_t, y + plot_h * (c - lo) / (hi - lo)
 
         ty = to_xy(0, self.target_c)[1]
-        self._target.points = [x, ty, x + w, ty]
-        self._line.points = [v for t, c in valid for v in to_xy(t, c)]
+        self._base.points = [x, y, x + plot_w, y]
+        self._target.points = [x, ty, x + plot_w, ty]
+        line = [v for t, c in valid for v in to_xy(t, c)]
+        self._line.points = line
+        if line:
+            self._dot.pos, self._dot.size = (line[-2] - 7, line[-1] - 7), (14, 14)
+        self._target_label.text = w.temperature(self.target_c)
+        self._target_label.size = (plot_w, 28)
+        self._target_label.pos = (x, ty + 4)
+        self._start_label.size = self._end_label.size = (plot_w / 2, foot - 4)
+        self._start_label.pos = (x, self.y + 2)
+        self._end_label.pos = (x + plot_w / 2, self.y + 2)
+        self._end_label.text = w.length_words(span_t)
+
+
+class Sign(Widget):
+    """A simple drawn sign beside a message: 'alert' (a warning triangle), 'done' (a tick in a
+    circle) or 'offline' (a broken ring)."""
+
+    kind = StringProperty("alert")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.bind(pos=self._redraw, size=self._redraw, kind=self._redraw)
+
+    def _redraw(self, *_):
+        self.canvas.clear()
+        s = min(self.width, self.height)
+        cx, cy = self.x + self.width / 2, self.y + self.height / 2  # not `center`: it can lag
+        width = max(3.0, s * 0.045)
+        with self.canvas:
+            if self.kind == "alert":
+                Color(*theme.ALERT)
+                corners = [cx, cy + s * 0.42, cx - s * 0.46, cy - s * 0.36, cx + s * 0.46, cy - s * 0.36]
+                Line(points=corners, close=True, width=width, joint="round")
+                Line(points=[cx, cy + s * 0.18, cx, cy - s * 0.1], width=width * 1.2, cap="round")
+                Ellipse(pos=(cx - width * 1.3, cy - s * 0.24 - width * 1.3), size=(width * 2.6, width * 2.6))
+            elif self.kind == "done":
+                Color(*theme.ACCENT)
+                Line(circle=(cx, cy, s * 0.44), width=width)
+                Line(points=[cx - s * 0.2, cy, cx - s * 0.05, cy - s * 0.15, cx + s * 0.22, cy + s * 0.14],
+                     width=width * 1.2, cap="round", joint="round")
+            else:
+                Color(*theme.TEXT_SOFT)
+                Line(circle=(cx, cy, s * 0.4, 20, 160), width=width, cap="round")
+                Line(circle=(cx, cy, s * 0.4, 200, 340), width=width, cap="round")
+                Color(*theme.ACCENT)
+                for dx in (-s * 0.14, 0.0, s * 0.14):
+                    Ellipse(pos=(cx + dx - width, cy - width), size=(2 * width, 2 * width))
