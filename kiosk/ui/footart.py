@@ -2,11 +2,12 @@
 picture is tested as data and `illustration.py` only draws what is here.
 
 A drawing is filled shapes in order (the foot and its toes, a towel, the basin, water), each
-with its own thin marks (toenails, towel stripes), detail lines drawn over them (the ankle
-bone, a fill line), pressure paths with an arrowhead at the end that shows the direction, and
-press points. Feet are drawn as the left foot with the big toe
-on the right, the way a reflexology chart shows it (sole or top, both have the big toe toward
-the other foot); the right foot is the exact mirror image.
+with its own thin marks (toenails, towel stripes), detail lines drawn over them (a fill line),
+pressure paths with an arrowhead at the end that shows the direction, and press points.
+
+Feet are drawn as the left foot with the big toe on the right, the way a reflexology chart
+shows it (seen from below or from above, the big toe is toward the other foot); the right foot
+is the exact mirror image.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ Point = tuple[float, float]
 Path = tuple[Point, ...]
 
 # What fills a shape; illustration.py maps each to a theme colour.
-SKIN, NAIL, TOWEL, BASIN, WATER, DROP = "skin", "nail", "towel", "basin", "water", "drop"
+SKIN, TOWEL, BASIN, WATER, DROP = "skin", "towel", "basin", "water", "drop"
 # Which way the foot is seen.
 SOLE, TOP, SIDE, SCENE = "sole", "top", "side", "scene"
 

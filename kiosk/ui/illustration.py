@@ -16,17 +16,17 @@ from . import footart, theme
 
 FILLS = {
     footart.SKIN: theme.ART_SKIN,
-    footart.NAIL: theme.ART_SKIN,
     footart.TOWEL: theme.ART_TOWEL,
     footart.BASIN: theme.ART_BASIN,
     footart.WATER: theme.ART_WATER,
     footart.DROP: theme.ART_DROP,
 }
+MARKS = {footart.TOWEL: theme.ART_TOWEL_STRIPE}  # lines on a light towel need a darker colour
 
 
 class Illustration(Widget):
-    technique = StringProperty("")
-    foot = StringProperty("left")
+    technique = StringProperty("")  # a routine step's `illustration` name
+    foot = StringProperty("left")  # "right" draws the mirror image
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -59,7 +59,7 @@ class Illustration(Widget):
                 Color(*FILLS.get(shape.kind, theme.ART_SKIN))
                 _fill(flat)
                 if shape.marks:
-                    Color(*theme.ART_DETAIL)
+                    Color(*MARKS.get(shape.kind, theme.ART_DETAIL))
                     for mark in shape.marks:
                         Line(points=place(mark), width=line_w * 0.8, cap="round", joint="round")
                 Color(*theme.ART_LINE)

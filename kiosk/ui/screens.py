@@ -9,10 +9,9 @@ bottom, with Stop always in the bottom right corner during a session.
 from __future__ import annotations
 
 from kivy.animation import Animation
-from kivy.properties import NumericProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
-from kivy.uix.screenmanager import Screen, ScreenManager, TransitionBase
+from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
 from . import theme
@@ -70,53 +69,6 @@ def screen_body(*children, **kwargs) -> BoxLayout:
     """The screen's column: content above, the button row at the bottom."""
     kwargs.setdefault("padding", [theme.PAD, 8, theme.PAD, theme.PAD])
     return column(*children, **kwargs)
-
-
-# -- screen changes that never delay a tap ------------------------------------------------------
-
-class QuickFade(TransitionBase):
-    """The new screen fades in over the old in a blink. Both stay ordinary widgets (no
-    off-screen render), so it costs next to nothing per frame."""
-
-    duration = NumericProperty(theme.TRANSITION_S)
-
-    def on_progress(self, progress):
-        self.screen_in.opacity = progress
-        self.screen_out.opacity = 1.0 - progress
-
-    def on_complete(self):
-        self.screen_in.opacity = 1.0
-        self.screen_out.opacity = 1.0
-        super().on_complete()
-
-
-class KioskManager(ScreenManager):
-    """Kivy's ScreenManager drops every touch while a transition runs, so a tap in the first
-    moment of a new screen would be lost. This one hands it to the incoming screen instead:
-    a transition never delays or swallows a tap."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("transition", QuickFade())
-        super().__init__(**kwargs)
-
-    def _to_incoming(self, event: str, touch) -> bool:
-        screen = self.current_screen
-        return bool(screen is not None and screen.dispatch(event, touch))
-
-    def on_touch_down(self, touch):
-        if self.transition.is_active:
-            return self._to_incoming("on_touch_down", touch)
-        return super().on_touch_down(touch)
-
-    def on_touch_move(self, touch):
-        if self.transition.is_active:
-            return self._to_incoming("on_touch_move", touch)
-        return super().on_touch_move(touch)
-
-    def on_touch_up(self, touch):
-        if self.transition.is_active:
-            return self._to_incoming("on_touch_up", touch)
-        return super().on_touch_up(touch)
 
 
 # -- the screens -----------------------------------------------------------------------------------
@@ -256,13 +208,15 @@ class SoakScreen(KioskScreen):
     def __init__(self, kiosk):
         super().__init__(kiosk)
         self.ring = fixed(Ring(thickness=18), width=theme.RING_SOAK)
-        self.water = Text("", size=theme.LARGE, bold=True, colour=theme.WARM, size_hint_y=None, height=56)
+        self.water = Text("", size=theme.LARGE, bold=True, colour=theme.WARM, size_hint_y=None, height=52)
+        self.target = Text("", size=theme.SMALL, colour=theme.TEXT_SOFT, size_hint_y=None, height=28)
         self.why = FitText("", size=theme.SMALL + 2, smallest=theme.MIN_READ, colour=theme.ALERT,
-                           size_hint_y=None, height=62)
+                           size_hint_y=None, height=0)
         self.extra = FitText("", size=theme.SMALL, smallest=theme.MIN_READ, colour=theme.TEXT_SOFT,
                              valign="top")
         self.pause = BigButton(_("Pause"), self._pause_or_resume)
-        right = column(title(_("Soak and relax")), self.water, self.why, self.extra, padding=0, spacing=6)
+        right = column(title(_("Soak and relax")), self.water, self.target, self.why, self.extra, padding=0,
+                       spacing=6)
         self.add_widget(screen_body(
             beside(self.ring, right),
             row(self.pause, BigButton(_("+1 min"), lambda: kiosk.send("extend")), stop_button(kiosk)),
@@ -280,7 +234,9 @@ class SoakScreen(KioskScreen):
         self.ring.caption = _("minutes left")
         self.ring.running = not session["pause_reason"]
         self.water.text = w.temperature(status["water_c"])
+        self.target.text = _("Target {temp}").format(temp=w.temperature(status["target_c"]))
         self.why.text = w.pause_words(session["pause_reason"])
+        self.why.height = 62 if self.why.text else 0  # only a paused countdown needs the room
         self._paused = session["pause_reason"] == "user"
         self.pause.text = _("Resume") if self._paused else _("Pause")
         self.extra.text = session["text"]
@@ -308,7 +264,7 @@ class StepScreen(KioskScreen):
         text = column(self.counter, self.title, self.say, self.next, padding=0, spacing=4)
         self.side = column(self.ring, Widget(), padding=0, spacing=0)
         self.add_widget(screen_body(
-            beside(fixed(left, width=theme.PICTURE - 20), text, fixed(self.side, width=theme.RING_STEP),
+            beside(fixed(left, width=theme.STEP_PICTURE), text, fixed(self.side, width=theme.RING_STEP),
                    spacing=theme.GAP),
             row(BigButton(_("Back"), lambda: kiosk.send("back")), self.pause, self.next_button,
                 stop_button(kiosk)),

@@ -58,6 +58,7 @@ class _Camera:
 
     def shot(self, name: str, *, settle: bool = True) -> None:
         """The screen as it is once the newest status is on it (and any fade is over)."""
+        assert name in SHOTS, name
         k = self.kiosk
         if settle:
             k.settle()
@@ -107,22 +108,34 @@ def _session(k, camera: _Camera) -> None:
     k.wait_screen("step")
     camera.shot("step_prompt")  # dry your feet: it waits for a tap
     step = k.app.screens["step"]
-    k.tap(step.next_button)
+    _next_step(k, step)
     k.run_until(lambda s: s["session"]["step_index"] == 1 and s["session"]["rep"] == 2
                 and s["session"]["remaining_s"] % s["session"]["rep_s"] < 4, what="thumb walking, rep 2")
     camera.shot("step")
-    while k.status["session"]["illustration"] != "toe_rotation":
-        k.tap(step.next_button)
-        k.settle()
+    while k.service.controller.status()["session"]["illustration"] != "toe_rotation":
+        _next_step(k, step)
     k.step(14)
     camera.shot("step_timed")
     while k.service.controller.status()["phase"] == "steps":
-        k.tap(step.next_button)
-        k.settle()
+        _next_step(k, step)
     k.wait_screen("done")
     camera.shot("done")
     k.tap_text(_("Finish"))
     k.wait_screen("home")
+
+
+def _stage(status: dict) -> tuple:
+    session = status["session"] or {}
+    return status["phase"], session.get("step_index"), session.get("foot")
+
+
+def _next_step(k, step_screen) -> None:
+    """Tap Next and wait until the controller has moved on: the request travels on its own
+    thread, and stepping the bath before it lands would make every run a little different."""
+    before = _stage(k.service.controller.status())
+    k.tap(step_screen.next_button)
+    k.wait_for(lambda: _stage(k.service.controller.status()) != before, what="the next step")
+    k.settle()
 
 
 def _fault_and_staff(k, camera: _Camera) -> None:

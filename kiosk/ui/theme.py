@@ -2,8 +2,8 @@
 
 Calm and warm, readable at arm's length on the 800x480 panel, and sized for wet fingers:
 nothing a customer taps is smaller than 15 mm (about 90 px on the official 7-inch screen).
-Light text on deep water: every text colour here has a contrast of at least 7:1 on the
-background (WCAG AAA), except the soft secondary text at 4.5:1 or better.
+Light text on deep water: every pairing of text and ground used here has a contrast of at
+least 4.5:1 (WCAG AA; the main text on the background is over 10:1), Stop included.
 """
 
 from __future__ import annotations
@@ -22,15 +22,14 @@ TEXT = rgb("#F6EFE4")
 TEXT_SOFT = rgb("#B9D3D2")
 ACCENT = rgb("#7CD1C8")  # water, progress, the countdown ring
 WARM = rgb("#F2B880")  # warmth: the temperature, the heater
-STOP = rgb("#E36A55")
-STOP_PRESSED = rgb("#C4503D")
+STOP = rgb("#B5402E")  # brick red: unmistakable, and its label still reads at 4.9:1
+STOP_PRESSED = rgb("#8F3022")
 TRACK = rgb("#24606A")  # the unfilled part of a ring or a bar
 ALERT = rgb("#F7D36B")  # a fault screen's heading, a paused countdown's reason
-OK = rgb("#9FE0A8")  # a good state on the staff screen: no faults, heater off on a fault
+OK = rgb("#9FE0A8")  # a good state: the heater off on the fault screen
 PRIMARY = ACCENT  # the one button that moves the session on: Start, Continue, Finish
 PRIMARY_PRESSED = rgb("#5FB5AC")
 PRIMARY_TEXT = BACKGROUND
-DIM = rgb("#000000", 0.0)
 
 # The illustrations: a foot drawn in the water's colour with a light outline, the pressure in
 # warm orange, press points in sunny yellow: all clear on the dark screen.
@@ -46,7 +45,6 @@ ART_WATER = rgb("#7CD1C8", 0.55)
 ART_DROP = rgb("#7CD1C8")
 
 FONT = "Roboto"  # shipped with Kivy: nothing to download
-FONT_BOLD = "Roboto-Bold"  # resolved to Kivy's Roboto-Bold.ttf
 FONT_SYMBOLS = "DejaVuSans"  # shipped with Kivy too; it has the erase-key arrow Roboto lacks
 
 # Type sizes in px for the 800x480 panel. Fitted text shrinks from its size toward MIN_READ,
@@ -65,11 +63,11 @@ RADIUS = 22
 PAD = 20  # around a screen's content
 GAP = 16  # between blocks
 WIDTH, HEIGHT = 800, 480
-BAR_H = 52  # the top bar (routine and water) above every screen
-PICTURE = 230  # an illustration's side on the step screen: clear at arm's length
+PICTURE = 230  # an illustration's width beside the words (fill, ready)
+STEP_PICTURE = 210  # on the step screen, which also holds a ring: still clear at arm's length
 RING_SOAK = 290  # the soak countdown ring's diameter
 RING_STEP = 184  # a step's countdown or rep ring
 CARD_PAD = 16
 
-# A fade short enough never to be waited for; taps land on the incoming screen meanwhile.
-TRANSITION_S = 0.12
+# A fade short enough never to be waited for (and a tap during it ends it: see app.py).
+TRANSITION_S = 0.18

@@ -25,6 +25,8 @@ from kivy.utils import escape_markup
 from . import theme
 from . import words as w
 
+LAST_RESORT = 12  # px: a card's description shrinks this far before it would spill out
+
 
 def hex_of(colour) -> str:
     """A theme colour as markup wants it: 'f2b880'."""
@@ -83,7 +85,7 @@ class FitText(Text):
             return
         self._fitted = key
         self.font_size = fitting_size(self.text, self.width, self.height, self.largest, self.smallest,
-                                      bold=self.bold)
+                                      bold=self.bold, font_name=self.font_name)
 
 
 class BigButton(ButtonBehavior, Label):
@@ -140,7 +142,8 @@ def primary_button(text: str, on_tap) -> BigButton:
 class Card(BigButton):
     """A routine on the home screen: its name, one line about it, then its length and water
     temperature. One tap target, one label (so the whole card reads as one thing), with the
-    description's type fitted so that nothing is clipped."""
+    description's type fitted so that nothing is clipped: from SMALL down to MIN_READ, and
+    smaller still only for a description far longer than the one line a routine should have."""
 
     def __init__(self, name: str, about: str, facts: str, on_tap, **kwargs):
         self.parts = (name, about, facts)
@@ -173,10 +176,10 @@ class Card(BigButton):
                     f"[size={about_size}][color={hex_of(theme.TEXT_SOFT)}{alpha}]{about}[/color]\n[/size]"
                     f"[size={theme.SMALL}][b][color={hex_of(theme.WARM)}{alpha}]{facts}[/color][/b][/size]")
 
-        for about_size in range(theme.SMALL, theme.MIN_READ - 2, -1):
+        for about_size in range(theme.SMALL, LAST_RESORT - 1, -1):
             if text_size(at(about_size), width, font_size=theme.SMALL, markup=True)[1] <= height:
                 return at(about_size)
-        return at(theme.MIN_READ - 2)
+        return at(LAST_RESORT)
 
 
 class Panel(BoxLayout):
@@ -214,10 +217,12 @@ class Ring(Widget):
             self._colour = Color(*theme.ACCENT)
             self._arc = Line(width=self.thickness / 2, cap="round")
         self._time = FitText(size=theme.HUGE, smallest=theme.SMALL, bold=True, halign="center")
-        self._caption = FitText(size=theme.SMALL, smallest=14, colour=theme.TEXT_SOFT, halign="center")
+        self._caption = FitText(size=theme.SMALL, smallest=theme.MIN_READ, colour=theme.TEXT_SOFT,
+                                halign="center")
         self.add_widget(self._time)
         self.add_widget(self._caption)
-        self.bind(pos=self._redraw, size=self._redraw, fraction=self._redraw, running=self._redraw,
+        # The pacing animation moves `fraction` every frame: that redraws the arc and nothing else.
+        self.bind(pos=self._layout, size=self._layout, fraction=self._redraw, running=self._redraw,
                   label=self._relabel, caption=self._relabel)
 
     def _geometry(self):
@@ -227,10 +232,14 @@ class Ring(Widget):
 
     def _redraw(self, *_):
         cx, cy, r = self._geometry()
-        self._track.circle = (cx, cy, r)
         angle = 360 * max(0.0, min(1.0, self.fraction))
         self._arc.circle = (cx, cy, r, 0, angle) if angle > 0.5 else (cx, cy, r, 0, 0.5)
         self._colour.rgba = theme.ACCENT if self.running else theme.TEXT_SOFT
+
+    def _layout(self, *_):
+        cx, cy, r = self._geometry()
+        self._track.circle = (cx, cy, r)
+        self._redraw()
         inner = r - self.thickness / 2
         self._time.size = (inner * 1.6, inner * 0.8)
         self._time.pos = (cx - self._time.width / 2, cy + inner * 0.1 - self._time.height / 2)
@@ -243,7 +252,7 @@ class Ring(Widget):
 
 
 class TempGraph(Widget):
-    """The session's water temperature so far, with the target as a dashed line: the customer
+    """The session's water temperature so far, with the target as a labelled line: the customer
     sees the water climbing toward it."""
 
     points = ListProperty([])  # [(seconds since start, water C or None), ...]
@@ -256,8 +265,8 @@ class TempGraph(Widget):
             self._panel = RoundedRectangle(radius=[theme.RADIUS])
             Color(*theme.TRACK)
             self._base = Line(width=1.2)
-            Color(*theme.WARM)
-            self._target = Line(width=1.5, dash_length=10, dash_offset=8)
+            Color(*theme.WARM[:3], 0.8)
+            self._target = Line(width=1.5)
             Color(*theme.ACCENT)
             self._line = Line(width=2.5, joint="round", cap="round")
             self._dot = Ellipse(size=(0, 0))

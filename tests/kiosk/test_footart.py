@@ -25,7 +25,8 @@ FEET = (False, True)  # mirrored: the left foot, then the right
 
 def signed_area(points) -> float:
     """Shoelace: positive when the points run anticlockwise (y up)."""
-    return sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1], strict=True)) / 2
+    edges = zip(points, points[1:] + points[:1], strict=True)
+    return sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in edges) / 2
 
 
 def inside(point, polygon) -> bool:
