@@ -486,7 +486,9 @@ def test_a_client_that_floods_requests_and_never_reads_is_dropped(bath):
     finally:
         flood.close()
     assert dropped
-    assert held and max(held) <= MAX_OUT + reply_bytes
+    # However fast the drop came (the socket may never have filled on this side), what the
+    # server held for it never passed its limit.
+    assert max(held, default=0) <= MAX_OUT + reply_bytes
     settle(client)
     assert len(service.server.clients) == 1
     untouched(service, client, before)
