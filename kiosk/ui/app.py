@@ -20,7 +20,7 @@ from kivy.uix.screenmanager import FadeTransition, ScreenManager
 from . import theme
 from . import words as w
 from .cues import Cues
-from .flow import HOME, PIN, STAFF, UiState, screen_for
+from .flow import HOME, PIN, SESSION_SCREENS, STAFF, UiState, screen_for
 from .i18n import _, use_language
 from .link import Link
 from .screens import SCREENS
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 STAFF_TAPS, STAFF_TAPS_WITHIN_S = 5, 3.0  # the hidden staff entry: five taps on the top bar
 SAMPLES_EVERY_S = 5.0
+ROUTINES_EVERY_S = 10.0  # how often an idle kiosk asks for the routines (staff edit them live)
+BEFORE_COUNTDOWNS = ("fill", "heating", "ready")
 
 
 class TopBar(BoxLayout):
@@ -93,6 +95,7 @@ class KioskApp(App):
         self.link: Link | None = None
         self._stage_totals: dict = {}
         self._next_samples = 0.0
+        self._next_routines_s = float("-inf")
         self._last_now_s = float("-inf")
         self._pin = ""
 
@@ -124,13 +127,14 @@ class KioskApp(App):
 
     def on_status(self, status: dict | None) -> None:
         if status is None:
-            self._last_now_s = float("-inf")
+            self._last_now_s = self._next_routines_s = float("-inf")
         elif status["now_s"] < self._last_now_s:
             return  # an older push overtaken by a reply
         else:
             self._last_now_s = status["now_s"]
-        if status is not None and (self.status is None or not self.routines):
-            self.send("routines", on_reply=self._got_routines)
+        self._fetch_routines(status)
+        if status is None or status["phase"] in BEFORE_COUNTDOWNS or not status["session"]:
+            self._stage_totals.clear()  # a new session's countdowns start from their own lengths
         previous, self.status = self.status, status
         self.ui.seen(status)
         self._play(self.cues.after(previous, status))
@@ -147,6 +151,15 @@ class KioskApp(App):
 
     def refresh(self) -> None:
         self.show(screen_for(self.status, self.ui))
+
+    def _fetch_routines(self, status: dict | None) -> None:
+        """On (re)connection, and now and then outside a session: staff add and edit routines
+        while the controller runs, and the home screen should offer what it offers."""
+        if status is None or (self.routines and status["phase"] in SESSION_SCREENS):
+            return
+        if self.status is None or not self.routines or status["now_s"] >= self._next_routines_s:
+            self._next_routines_s = status["now_s"] + ROUTINES_EVERY_S
+            self.send("routines", on_reply=self._got_routines)
 
     def _got_routines(self, routines: list[dict]) -> None:
         self.routines = routines
@@ -185,14 +198,12 @@ class KioskApp(App):
 
     # -- what taps do ---------------------------------------------------------------------------
 
-    def send(self, op: str, on_reply=None, **args) -> None:
+    def send(self, op: str, on_reply=None, on_error=None, **args) -> None:
         if self.link is not None:
-            self.link.send(op, on_reply=on_reply, on_error=self._refused, **args)
+            self.link.send(op, on_reply=on_reply, on_error=on_error or self._refused, **args)
 
     def _refused(self, exc) -> None:
         log.info("kiosk: %s", exc)
-        if self.manager.current == PIN:
-            self.screens[PIN].refused(_("Wrong PIN. Try again."))
 
     def choose(self, routine_id: str) -> None:
         self.ui.chosen = routine_id
@@ -220,16 +231,29 @@ class KioskApp(App):
         self.refresh()
 
     def open_pin(self) -> None:
+        if self.status is not None and self.status["phase"] in SESSION_SCREENS:
+            return  # a customer's session is on screen, and its Stop must stay there
         self.ui.pin_entry = True
         self.refresh()
 
     def check_pin(self, pin: str) -> None:
         def ok(result):
+            if not self.ui.pin_entry:
+                return  # the pad was closed while the PIN was checked: nobody signs in
             self.ui.pin_entry = False
             self.ui.staff = result["who"]
             self._pin = pin
             self.refresh()
-        self.send("check_pin", on_reply=ok, pin=pin or "0")
+
+        def refused(exc):
+            log.info("kiosk: %s", exc)
+            if self.manager.current == PIN:
+                # A wrong PIN, or the controller's own reason (too many tries, not answering),
+                # which is for staff and says what to do.
+                wrong = getattr(exc, "code", None) == "unauthorized"
+                self.screens[PIN].refused(_("Wrong PIN. Try again.") if wrong else str(exc))
+
+        self.send("check_pin", on_reply=ok, on_error=refused, pin=pin or "0")
 
     def close_staff(self) -> None:
         self.ui.pin_entry = False

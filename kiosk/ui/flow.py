@@ -23,10 +23,12 @@ class UiState:
     staff: str | None = None  # who is signed in on the staff screen
 
     def seen(self, status: dict | None) -> None:
-        """Forget what belonged to a session once a new one is under way."""
+        """Forget what belonged to a session once a new one is under way; a PIN pad opened just
+        before must not hide the session (and its Stop) either."""
         if status and status["phase"] in SESSION_SCREENS:
             self.chosen = None
             self.dismissed = False
+            self.pin_entry = False
 
 
 def screen_for(status: dict | None, ui: UiState) -> str:

@@ -7,6 +7,7 @@ with the reason instead. The pure tests (flow, cues, words) need no window.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,9 +27,12 @@ print("window", *EventLoop.window.size)
 
 def window_problem() -> str | None:
     """Why Kivy cannot open a window in this environment, or None when it can."""
+    # With Kivy's own log on (uncoloured): it says which window providers it tried and why.
+    env = {k: v for k, v in os.environ.items() if k not in ("KIVY_NO_CONSOLELOG", "COLORTERM")}
+    env["TERM"] = "dumb"
     try:
-        done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True,
-                              timeout=120)
+        done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120)
     except subprocess.TimeoutExpired:
         return "opening a Kivy window did not finish within 120 s"
     if done.returncode == 0 and done.stdout.startswith("window"):

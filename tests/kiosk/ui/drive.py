@@ -62,7 +62,7 @@ def assert_shows(k, *texts: str) -> None:
 
 
 def assert_mentions(k, part: str) -> str:
-    """The one text on screen containing `part`."""
+    """The first text on screen that contains `part`."""
     found = [t for t in k.texts() if part in t]
     assert found, f"nothing on {k.screen!r} mentions {part!r}; it shows {k.texts()}"
     return found[0]
@@ -86,24 +86,6 @@ def card(k, name: str):
 
 # -- a session, screen by screen ---------------------------------------------------------------
 
-def choose(k, routine_id: str, *, gentle: bool = False) -> None:
-    """Home -> the health question -> the fill screen."""
-    k.wait_screen("home")
-    k.tap(card(k, SHIPPED[routine_id].name))
-    k.wait_screen("health")
-    k.tap_text("Yes, one applies" if gentle else "No, none apply")
-    k.wait_screen("fill")
-
-
-def warm_up(k) -> None:
-    """Fill (Continue) -> warm, then step the bath until the water is at its target."""
-    k.tap_text("Continue")
-    k.wait_screen("warm")
-    k.run_until(lambda s: s["phase"] == "ready", what="the water at its target")
-    k.settle()
-    k.wait_screen("ready")
-
-
 def soak_to_steps(k) -> None:
     """Let the soak count down by stepping the bath, up to the first massage step."""
     k.run_until(lambda s: s["phase"] == "steps", what="the end of the soak")
@@ -117,10 +99,10 @@ def api(k, op: str, **args):
         return client.request(op, **args)
 
 
-def go_to(k, screen: str, routine_id: str = "classic", *, profile: str = "standard") -> None:
+def go_to(k, screen: str, routine_id: str = "classic") -> None:
     """Put a session on `screen` (one of SESSION_SCREENS) through the API, then wait until the
     app shows it. The taps that get there are tested on their own, screen by screen."""
-    api(k, "start", routine=routine_id, profile=profile)
+    api(k, "start", routine=routine_id)
     if screen != "fill":
         api(k, "confirm")
     if screen in ("ready", "soak", "step"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from kiosk.ui import words as w
 from tests.kiosk.ui.drive import (
     SESSION_SCREENS,
+    SHIPPED,
     assert_shows,
     controller,
     flush,
@@ -117,3 +118,20 @@ def test_stop_returns_home_and_switches_the_heater_off_from_every_session_screen
         k.step(5)
         assert not heater_pin_on(k), f"the heater came back on after Stop on {screen}"
 
+
+
+def test_a_new_soak_starts_from_its_own_length_after_the_last_one_was_made_longer(kiosk):
+    k = kiosk
+    soak_s = SHIPPED["classic"].soak.duration_s
+    go_to(k, "soak")
+    longer_s = remaining(k) + 60
+    k.tap_text("+1 min")
+    shown(k, lambda s: s["session"]["remaining_s"] == longer_s, "one more minute")
+    assert k.app.soak_length_s(k.status["session"]) == longer_s
+    k.tap_text("Stop")
+    k.wait_screen("home")
+    go_to(k, "soak")
+    shown(k, lambda s: s["phase"] == "soaking", "the new soak")
+    session = k.status["session"]
+    assert session["remaining_s"] <= soak_s
+    assert k.app.soak_length_s(session) <= soak_s, "the new soak's ring starts part-empty"

@@ -93,7 +93,7 @@ def test_nothing_for_the_first_status_after_a_reconnection_or_when_the_session_i
 def ticks_heard(step_s: float, pause_from: float | None = None) -> list[tuple[float, str]]:
     """Run the soak's last seconds in statuses `step_s` apart: (remaining, cue) for each cue."""
     c, cues = Customer(), Cues()
-    before = c.soaking()
+    c.soaking()
     before = c.wait(CLASSIC.soak.duration_s - 6.0)
     heard = []
     while before["phase"] == "soaking":
@@ -153,9 +153,8 @@ def test_one_more_minute_near_the_end_does_not_tick():
 @given(st.lists(st.floats(min_value=0.05, max_value=2.5), min_size=1, max_size=200))
 def test_never_more_than_three_ticks_per_countdown_and_only_in_its_last_three_seconds(gaps):
     c, cues = Customer(), Cues()
-    before = c.soaking()
-    c.wait(CLASSIC.soak.duration_s - 10.0)
-    before = c.status()
+    c.soaking()
+    before = c.wait(CLASSIC.soak.duration_s - 10.0)
     ticks = 0
     for gap in gaps:
         now = c.wait(gap)

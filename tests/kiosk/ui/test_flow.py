@@ -82,15 +82,16 @@ def test_a_session_under_way_forgets_the_choice_and_the_dismissed_summary(phase)
     ui = UiState(chosen="classic", dismissed=True, pin_entry=True, staff="anna")
     ui.seen(status(phase))
     assert (ui.chosen, ui.dismissed) == (None, False)
-    assert (ui.pin_entry, ui.staff) == (True, "anna")  # staff stay signed in through a session
+    assert not ui.pin_entry, "a PIN pad opened before would hide the session and its Stop"
+    assert ui.staff == "anna"  # staff who are signed in stay so
 
 
 @pytest.mark.parametrize("phase", [IDLE, "done", "stopped", "fault"])
-def test_outside_a_session_the_kiosk_keeps_what_the_customer_did(phase):
-    ui = UiState(chosen="classic", dismissed=True)
+def test_outside_a_session_the_kiosk_keeps_what_the_customer_and_staff_did(phase):
+    ui = UiState(chosen="classic", dismissed=True, pin_entry=True)
     ui.seen(status(phase))
     ui.seen(None)
-    assert (ui.chosen, ui.dismissed) == ("classic", True)
+    assert (ui.chosen, ui.dismissed, ui.pin_entry) == ("classic", True, True)
 
 
 def test_a_finished_session_shows_its_summary_until_finish_then_home():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import queue
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def link(bath):
     line = Link(bath.socket_path, on_status=ui.statuses.append, post=ui.post, retry_s=0.05)
     line.start()
     yield line, ui
+    bath.server.stop()  # first: the watch read ends at once, not at the next once-a-second push
     line.stop()
 
 
@@ -124,10 +126,12 @@ def test_a_request_while_the_controller_is_away_is_refused_not_kept_for_later(li
 
 def test_stop_ends_both_threads_even_while_the_controller_is_away(bath):
     ui = UiThread()
+    before = set(threading.enumerate())
     line = Link(bath.socket_path, on_status=ui.statuses.append, post=ui.post, retry_s=0.05)
     line.start()
     ui.until(lambda: ui.statuses, "the first status")
+    assert len(set(threading.enumerate()) - before) == 2
     bath.server.stop()
     ui.until(lambda: ui.statuses[-1] is None, "the controller away")
     line.stop()
-    assert not any(thread.is_alive() for thread in line._threads)
+    assert not set(threading.enumerate()) - before

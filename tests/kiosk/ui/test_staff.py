@@ -5,10 +5,12 @@ between-customer cleaning run step by step, its contact time waited out, and log
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
+import routines
 from kiosk.config import Cleaning, Config
 from kiosk.journal import FILE_NAME as JOURNAL_FILE
-from kiosk.pins import PinStore
+from kiosk.pins import LOCKOUT_S, PinStore
 from kiosk.ui import words as w
 from tests.kiosk.ui.drive import (
     STAFF,
@@ -42,6 +44,14 @@ def test_five_taps_on_the_top_bar_open_the_pin_pad_a_wrong_pin_is_refused_the_ri
     k.wait_for(lambda: "Wrong PIN. Try again." in k.texts(), what="the wrong PIN refused")
     assert k.screen == "pin" and k.app.ui.staff is None
 
+    for wrong in ("0000", "1111", "2222", "3333"):  # five wrong in a row lock the pad a while
+        enter_pin(k, wrong)
+        flush(k)
+    enter_pin(k, STAFF_PIN)
+    k.wait_for(lambda: any("too many wrong PINs" in t for t in k.texts()), what="the lock-out said")
+    assert k.screen == "pin" and k.app.ui.staff is None
+    locked_s = controller(k)["now_s"]
+    k.run_until(lambda s: s["now_s"] >= locked_s + LOCKOUT_S, what="the lock-out over")
     enter_pin(k, STAFF_PIN)
     k.wait_screen("staff")
     assert_mentions(k, f"Signed in: {STAFF}")
@@ -138,3 +148,26 @@ def test_staff_run_the_cleaning_cycle_step_by_step_and_it_is_logged(open_kiosk):
     assert_shows(k, w.home_state(k.status))
     k.tap(card(k, "Quick refresh"))
     k.wait_screen("health")
+
+
+def test_the_hidden_entry_cannot_hide_a_session_and_its_stop(kiosk):
+    k = kiosk
+    go_to(k, "soak")
+    for _ in range(5):
+        k.tap(k.app.bar)
+    k.pump(3)
+    assert k.screen == "soak" and k.button("Stop")
+
+
+def test_a_routine_staff_edit_reaches_the_kiosk_without_a_restart(kiosk):
+    k = kiosk
+    folder = k.config.paths.routines_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    shipped = (Path(routines.__file__).parent / "shipped" / "quick.yaml").read_text(encoding="utf-8")
+    edited = shipped.replace("name: Quick refresh", "name: Lunchtime refresh")
+    assert edited != shipped
+    (folder / "quick.yaml").write_text(edited, encoding="utf-8")  # overrides the shipped one
+    k.step(20)  # the controller looks at the folder every 2 s, the idle kiosk asks every 10 s
+    k.settle()
+    k.wait_for(lambda: "Lunchtime refresh" in [r["name"] for r in k.app.routines],
+               what="the edited routine on offer")
