@@ -19,6 +19,7 @@ from kivy.uix.screenmanager import FadeTransition, ScreenManager
 
 from . import theme
 from . import words as w
+from .backlight import Backlight, Dimmer, ScreenLight, keep_lit
 from .cues import Cues
 from .flow import HOME, PIN, SESSION_SCREENS, STAFF, UiState, screen_for
 from .i18n import _, use_language
@@ -80,8 +81,12 @@ class KioskApp(App):
     title = "footbath"
 
     def __init__(self, socket_path: Path, *, language: str = "en", volume: float = 0.6, sound=None,
-                 **kwargs):
+                 blank_after_s: float = 300.0, backlight: Backlight | None = None, **kwargs):
         super().__init__(**kwargs)
+        # The panel's light: dim, then off, after idle; never during a session; the first touch
+        # on a dark screen only wakes it.
+        self.light = ScreenLight(Dimmer.for_blank_after(blank_after_s), backlight or Backlight())
+        self._light_event = None
         use_language(language)
         self.socket_path = Path(socket_path)
         self.ui = UiState()
@@ -118,10 +123,26 @@ class KioskApp(App):
         self.link = Link(self.socket_path, on_status=self.on_status,
                          post=lambda fn: Clock.schedule_once(lambda dt: fn(), 0))
         self.link.start()
+        Window.bind(on_touch_down=self._wake, on_touch_move=self._held, on_touch_up=self._lifted)
+        self._light_event = Clock.schedule_interval(
+            lambda dt: self.light.tick(time.monotonic(), keep_lit(self.status)), 1.0)
 
     def on_stop(self):
+        Window.unbind(on_touch_down=self._wake, on_touch_move=self._held, on_touch_up=self._lifted)
+        if self._light_event is not None:
+            self._light_event.cancel()
         if self.link is not None:
             self.link.stop()
+
+    # A touch on a dark screen is swallowed whole (down, move and up): it only wakes the screen.
+    def _wake(self, window, touch) -> bool:
+        return self.light.touch_down(touch.uid, time.monotonic())
+
+    def _held(self, window, touch) -> bool:
+        return self.light.touch_move(touch.uid)
+
+    def _lifted(self, window, touch) -> bool:
+        return self.light.touch_up(touch.uid)
 
     # -- the status drives the screen ------------------------------------------------------------
 
@@ -273,5 +294,12 @@ class KioskApp(App):
 
     def change_volume(self, delta: float) -> None:
         self.volume = min(1.0, max(0.0, round(self.volume + delta, 2)))
+        self._refresh_staff()
+
+    def change_brightness(self, delta: float) -> None:
+        self.light.set_brightness(self.light.brightness + delta)
+        self._refresh_staff()
+
+    def _refresh_staff(self) -> None:
         if self.manager.current == STAFF and self.status is not None:
             self.screens[STAFF].update(self.status)

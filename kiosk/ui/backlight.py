@@ -168,6 +168,19 @@ class ScreenLight:
         self._apply(level)
         return level
 
+    @property
+    def brightness(self) -> float:
+        return self.fractions[ON]
+
+    def set_brightness(self, fraction: float) -> float:
+        """Staff's brightness for the lit screen (the dimmed level never above it); applied now."""
+        fraction = min(1.0, max(0.1, round(fraction, 2)))
+        self.fractions[ON] = fraction
+        self.fractions[DIM] = min(self.fractions[DIM], fraction)
+        if self.applied is not None:
+            self.backlight.set(self.fractions[self.applied])
+        return fraction
+
     def _apply(self, level: str) -> None:
         if level != self.applied:
             self.applied = level

@@ -44,7 +44,11 @@ class OffscreenKiosk:
         from .app import KioskApp
 
         self.EventLoop, self.Window = EventLoop, Window
-        self.app = KioskApp(self.service.socket_path, language=language)
+        from .backlight import Backlight
+
+        # No panel light here: a harness run on a Pi must not dim its real screen.
+        self.app = KioskApp(self.service.socket_path, language=language,
+                            backlight=Backlight(folder / "no-backlight"))
         EventLoop.ensure_window()
         self.app.root = self.app.build()
         Window.add_widget(self.app.root)
@@ -161,8 +165,7 @@ class OffscreenKiosk:
         # The service first: its server drops the watch connection, which ends the link's
         # blocking read at once instead of at the next once-a-second push.
         self.service.close()
-        if self.app.link is not None:
-            self.app.link.stop()
+        self.app.on_stop()  # unbinds the app's touch handlers from the shared window
         self.tmp.cleanup()
 
     def __enter__(self) -> OffscreenKiosk:

@@ -111,9 +111,8 @@ class HomeScreen(KioskScreen):
             card.enabled = not status.get("cleaning_needed")
 
     def _card(self, r: dict) -> Card:
-        gentle = _(" (gentle)") if r["id"] == "gentle" else ""
         facts = f"{w.length_words(r['length_s'])}  ·  {w.temperature(r['target_c'])}"
-        card = Card(r["name"] + gentle, r["description"], facts, lambda rid=r["id"]: self.kiosk.choose(rid))
+        card = Card(r["name"], r["description"], facts, lambda rid=r["id"]: self.kiosk.choose(rid))
         card.routine_id = r["id"]
         return card
 
@@ -442,12 +441,13 @@ class StaffScreen(KioskScreen):
                                fill=theme.SURFACE_PRESSED, fill_pressed=theme.TRACK)
         self.cancel = BigButton(_("Cancel cleaning"), lambda: kiosk.clean("cancel"), size=theme.SMALL,
                                 fill=theme.SURFACE_PRESSED, fill_pressed=theme.TRACK)
-        self.volume = Text("", size=theme.SMALL, halign="center")
-        left = Panel(self.summary, self.ack, orientation="vertical")
+        self.volume = Text("", size=theme.SMALL, colour=theme.TEXT_SOFT, size_hint_y=None, height=30)
+        left = Panel(self.summary, self.volume, self.ack, orientation="vertical")
         right = Panel(self.cleaning, row(self.clean, self.cancel, spacing=8), orientation="vertical")
         settings = row(BigButton(_("Quieter"), lambda: kiosk.change_volume(-0.1), size=theme.SMALL),
-                       self.volume,
                        BigButton(_("Louder"), lambda: kiosk.change_volume(0.1), size=theme.SMALL),
+                       BigButton(_("Dimmer"), lambda: kiosk.change_brightness(-0.1), size=theme.SMALL),
+                       BigButton(_("Brighter"), lambda: kiosk.change_brightness(0.1), size=theme.SMALL),
                        BigButton(_("Close"), kiosk.close_staff, size=theme.SMALL))
         self.add_widget(screen_body(beside(left, right, spacing=theme.GAP), settings, spacing=12))
 
@@ -481,7 +481,8 @@ class StaffScreen(KioskScreen):
             self.clean.text = _("Start cleaning")
             self.clean.enabled = True
         self.cancel.enabled = bool(c)
-        self.volume.text = _("Volume {pct} %").format(pct=round(self.kiosk.volume * 100))
+        self.volume.text = _("Volume {pct} %, brightness {light} %").format(
+            pct=round(self.kiosk.volume * 100), light=round(self.kiosk.light.brightness * 100))
 
 
 SCREENS = (HomeScreen, HealthScreen, FillScreen, WarmScreen, ReadyScreen, SoakScreen, StepScreen,

@@ -285,3 +285,14 @@ def test_without_a_panel_the_screen_never_went_dark_so_no_touch_is_swallowed(tmp
     assert light.tick(400.0, False) == OFF
     assert light.touch_down(1, 401.0) is False
     assert light.touch_up(1) is False
+
+
+def test_staff_brightness_changes_the_lit_level_at_once_and_keeps_dim_below_it(tmp_path):
+    device = panel(tmp_path, max_brightness=100)
+    light = ScreenLight(Dimmer(150, 300), Backlight(tmp_path / "backlight"), dim=0.2)
+    light.tick(0, False)
+    assert (device / "brightness").read_text().strip() == "100"
+    assert light.set_brightness(0.5) == 0.5
+    assert (device / "brightness").read_text().strip() == "50"
+    assert light.set_brightness(0.01) == 0.1  # never so dark that staff cannot see to undo it
+    assert light.fractions["dim"] <= light.brightness
