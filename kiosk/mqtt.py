@@ -152,6 +152,7 @@ class Telemetry:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -240,13 +241,18 @@ class Telemetry:
         if self._last_state is not None:  # the newest state, for whoever subscribes next
             client.publish(f"{root}/state", self._last_state, qos=0, retain=True)
         if self.config.commands:
-            client.subscribe(f"{root}/command", qos=1)
-            self.subscribed.append(f"{root}/command")
+            client.subscribe(f"{root}/command", qos=1)  # listed in `subscribed` once the broker acks
         log.info("mqtt: connected to %s:%s", self.config.host, self.config.port)
+        self._notify()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        if all(not code.is_failure for code in reason_codes):
+            self.subscribed.append(f"{self.config.root}/command")
         self._notify()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected = False
+        self.subscribed.clear()
         if not self._stop.is_set():
             self.error = f"disconnected from the broker ({reason_code}); reconnecting"
             log.warning("mqtt: %s", self.error)

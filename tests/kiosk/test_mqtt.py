@@ -273,6 +273,7 @@ def test_enabled_commands_are_only_stop_and_heater_off(broker):
     telemetry.start()
     try:
         connected(telemetry)
+        assert telemetry.wait_for(lambda t: t.subscribed == ["footbath/s1/command"])
         for payload in ("start", "heat", "stop", "ack_fault", "heater_off"):
             run_command(broker, telemetry, payload)
         assert telemetry.wait_for(lambda t: len(received) == 2 and t.rejected_commands == 3)
