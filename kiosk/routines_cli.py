@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from routines import LOCAL, Library, Problem, Routine, RoutineError, format_duration, load_library
+from routines.library import duplicate_id_error
 from routines.model import ID_PATTERN
 from routines.schema import parse_routine
 from routines.yamldoc import parse
@@ -128,9 +129,7 @@ def cmd_check(config: Config, files: list[str], out=sys.stdout, err=sys.stderr) 
             status = EXIT_INVALID
             continue
         if routine.id in ids:
-            key = parse(data, name).entries["id"][1]
-            print(f"{name}:{key.line}:{key.col}: id: {routine.id!r} is also the id of "
-                  f"{ids[routine.id]}; give each routine its own id", file=err)
+            print(duplicate_id_error(data, name, routine.id, ids[routine.id]), file=err)
             status = EXIT_INVALID
             continue
         ids[routine.id] = name

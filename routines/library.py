@@ -92,7 +92,7 @@ def load_library(routines_dir: Path | None, *, ceiling_c: float = CEILING_C,
             data = _read(path, file)
             routine = parse_routine(data, file, ceiling_c=ceiling_c)
             if routine.id in local_ids:
-                raise _duplicate(data, file, routine.id, local_ids[routine.id])
+                raise duplicate_id_error(data, file, routine.id, Path(local_ids[routine.id]).name)
         except RoutineError as exc:
             problems.extend(exc.problems)
             kept = kept_by_file.get(file)
@@ -121,8 +121,9 @@ def _read(path: Path, file: str) -> bytes:
     raise RoutineError.from_problems([Problem(file, 1, 1, DOCUMENT, message)])
 
 
-def _duplicate(data: bytes, file: str, routine_id: str, other: str) -> RoutineError:
+def duplicate_id_error(data: bytes, file: str, routine_id: str, other: str) -> RoutineError:
+    """Two files with one id, located at this file's id (`other` names the first file)."""
     key = parse(data, file).entries["id"][1]
     return RoutineError.from_problems([Problem(
         file, key.line, key.col, "id",
-        f"{routine_id!r} is also the id of {Path(other).name}; give each routine its own id")])
+        f"{routine_id!r} is also the id of {other}; give each routine its own id")])

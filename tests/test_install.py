@@ -14,19 +14,13 @@ import pytest
 
 from kiosk import config as config_module
 from kiosk.config import Config, parse_config
+from tests.samples import MORNING_ROUTINE
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "systemd/install.sh"
 TEMPLATE = REPO / "systemd/config.yaml"
 UNITS = ("footbath.service", "footbath-kiosk.service")
-STAFF_ROUTINE = """\
-id: morning
-name: Morning wake-up
-description: A short warm soak.
-soak: {target_c: 37.5, duration_s: 420}
-steps:
-  - {title: Rest, say: Sit back and breathe slowly., duration_s: 30}
-"""
+STAFF_ROUTINE = MORNING_ROUTINE
 
 
 def shell() -> str:

@@ -12,17 +12,11 @@ from pathlib import Path
 import pytest
 
 from kiosk.cli import build_parser
+from tests.samples import MORNING_ROUTINE
 
 ROOT = Path(__file__).resolve().parents[2]
 
-LOCAL = """\
-id: morning
-name: Morning wake-up
-description: A short warm soak.
-soak: {target_c: 37.5, duration_s: 420}
-steps:
-  - {title: Rest, say: Sit back and breathe slowly., duration_s: 30}
-"""
+LOCAL = MORNING_ROUTINE
 
 
 def run_cli(*args, env_extra=None, cwd=ROOT, input=None):

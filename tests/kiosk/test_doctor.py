@@ -23,18 +23,12 @@ from kiosk.config import parse_config
 from kiosk.doctor import FAIL, PASS, WARN, Context, cmd_doctor, cmd_doctor_file, make_context, run_checks
 from kiosk.journal import FILE_NAME, Journal
 from kiosk.service import Service
+from tests.samples import MORNING_ROUTINE
 
 REPO = Path(__file__).resolve().parents[2]
 SENSOR = "28-0316a2790bff"
 GPIO_OTHER_GID = os.getgid() + 4242  # the gpio group's id when the chips belong to footbath
-LOCAL_ROUTINE = """\
-id: morning
-name: Morning wake-up
-description: A short warm soak.
-soak: {target_c: 37.5, duration_s: 420}
-steps:
-  - {title: Rest, say: Sit back and breathe slowly., duration_s: 30}
-"""
+LOCAL_ROUTINE = MORNING_ROUTINE
 BOOT = """\
 # For more options and information see the documentation
 dtparam=audio=on

@@ -18,19 +18,13 @@ from kiosk.config import Config, Paths
 from kiosk.errors import KioskError
 from kiosk.walk import walk
 from routines import load_library
+from tests.samples import MORNING_ROUTINE
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = {entry.routine.id: entry.routine for entry in load_library(None)}
 LINE = re.compile(r"^\[\s*(?P<min>\d+):(?P<sec>\d\d)\] (?P<phase>\w+)\s+water (?P<water>[\d.]+|--\.-) C"
                   r"  (?P<detail>.*)$")
-LOCAL = """\
-id: morning
-name: Morning wake-up
-description: A short warm soak.
-soak: {target_c: 37.5, duration_s: 420}
-steps:
-  - {title: Rest, say: Sit back and breathe slowly., duration_s: 30}
-"""
+LOCAL = MORNING_ROUTINE
 
 
 @pytest.fixture
