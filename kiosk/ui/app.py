@@ -24,6 +24,7 @@ from .cues import Cues
 from .flow import HOME, PIN, SESSION_SCREENS, STAFF, UiState, screen_for
 from .i18n import _, use_language
 from .link import Link
+from .pace import FramePace
 from .screens import SCREENS
 from .widgets import Text
 
@@ -81,8 +82,11 @@ class KioskApp(App):
     title = "footbath"
 
     def __init__(self, socket_path: Path, *, language: str = "en", volume: float = 0.6, sound=None,
-                 blank_after_s: float = 300.0, backlight: Backlight | None = None, **kwargs):
+                 blank_after_s: float = 300.0, backlight: Backlight | None = None,
+                 pace: FramePace | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.pace = pace or FramePace()
+        self._pace_check = None
         # The panel's light: dim, then off, after idle; never during a session; the first touch
         # on a dark screen only wakes it.
         self.light = ScreenLight(Dimmer.for_blank_after(blank_after_s), backlight or Backlight())
@@ -111,6 +115,7 @@ class KioskApp(App):
         root = BoxLayout(orientation="vertical")
         self.bar = TopBar(self)
         self.manager = Screens(transition=FadeTransition(duration=theme.TRANSITION_S))
+        self.manager.transition.bind(is_active=lambda _t, active: self.moving("fade", active))
         self.screens = {cls.key: cls(self) for cls in SCREENS}
         for screen in self.screens.values():
             self.manager.add_widget(screen)
@@ -126,23 +131,47 @@ class KioskApp(App):
         Window.bind(on_touch_down=self._wake, on_touch_move=self._held, on_touch_up=self._lifted)
         self._light_event = Clock.schedule_interval(
             lambda dt: self.light.tick(time.monotonic(), keep_lit(self.status)), 1.0)
+        self.repace()
 
     def on_stop(self):
         Window.unbind(on_touch_down=self._wake, on_touch_move=self._held, on_touch_up=self._lifted)
         if self._light_event is not None:
             self._light_event.cancel()
+        if self._pace_check is not None:
+            self._pace_check.cancel()
         if self.link is not None:
             self.link.stop()
 
     # A touch on a dark screen is swallowed whole (down, move and up): it only wakes the screen.
     def _wake(self, window, touch) -> bool:
-        return self.light.touch_down(touch.uid, time.monotonic())
+        now = time.monotonic()
+        self.pace.touched(now)
+        self.repace(now)
+        return self.light.touch_down(touch.uid, now)
 
     def _held(self, window, touch) -> bool:
         return self.light.touch_move(touch.uid)
 
     def _lifted(self, window, touch) -> bool:
         return self.light.touch_up(touch.uid)
+
+    # -- how often the loop wakes (pace.py) --------------------------------------------------
+
+    def moving(self, what: str, on: bool) -> None:
+        self.pace.moving(what, on)
+        self.repace()
+
+    def repace(self, now_s: float | None = None) -> None:
+        """Set Kivy's frame cap from the pace, and look again when it may drop."""
+        now_s = time.monotonic() if now_s is None else now_s
+        # Kivy's clock reads its cap before every frame; the attribute is its only setter.
+        Clock._max_fps = self.pace.fps(now_s)
+        if self._pace_check is not None:
+            self._pace_check.cancel()
+            self._pace_check = None
+        later = self.pace.settles_in(now_s)
+        if later is not None:
+            self._pace_check = Clock.schedule_once(lambda _dt: self.repace(), later)
 
     # -- the status drives the screen ------------------------------------------------------------
 

@@ -45,10 +45,13 @@ class OffscreenKiosk:
 
         self.EventLoop, self.Window = EventLoop, Window
         from .backlight import Backlight
+        from .pace import FULL_FPS, FramePace
 
-        # No panel light here: a harness run on a Pi must not dim its real screen.
+        # No panel light here: a harness run on a Pi must not dim its real screen. The loop is
+        # pumped by hand, so it never idles slowly: each pump waits a full-rate frame at most.
         self.app = KioskApp(self.service.socket_path, language=language,
-                            backlight=Backlight(folder / "no-backlight"))
+                            backlight=Backlight(folder / "no-backlight"),
+                            pace=FramePace(idle_fps=FULL_FPS))
         EventLoop.ensure_window()
         self.app.root = self.app.build()
         Window.add_widget(self.app.root)

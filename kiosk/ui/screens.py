@@ -318,6 +318,7 @@ class StepScreen(KioskScreen):
         if self._pace_anim is not None:
             self._pace_anim.cancel(self.ring)
             self._pace_anim = None
+            self.kiosk.moving("pacing", False)
 
     def _pace(self, s: dict) -> None:
         """The pacing cue: the ring fills once per repetition at the routine's pace, so one
@@ -329,6 +330,8 @@ class StepScreen(KioskScreen):
         if self._paused or s["pause_reason"] or not self.animate_pace:
             return
         self._pace_anim = Animation(fraction=1.0, duration=max(0.05, rep_s - into))
+        self._pace_anim.bind(on_complete=lambda *_: self.kiosk.moving("pacing", False))
+        self.kiosk.moving("pacing", True)  # the ring turns smoothly only at the full frame rate
         self._pace_anim.start(self.ring)
 
     def on_leave(self, *args):
