@@ -15,12 +15,13 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.screenmanager import FadeTransition, ScreenManager
+from kivy.uix.screenmanager import ScreenManager
 
 from . import theme
 from . import words as w
 from .backlight import Backlight, Dimmer, ScreenLight, keep_lit
 from .cues import Cues
+from .fade import ReusedFade
 from .flow import HOME, PIN, SESSION_SCREENS, STAFF, UiState, screen_for
 from .i18n import _, use_language
 from .link import Link
@@ -114,7 +115,7 @@ class KioskApp(App):
         Window.clearcolor = theme.BACKGROUND
         root = BoxLayout(orientation="vertical")
         self.bar = TopBar(self)
-        self.manager = Screens(transition=FadeTransition(duration=theme.TRANSITION_S))
+        self.manager = Screens(transition=ReusedFade(background=theme.BACKGROUND, duration=theme.TRANSITION_S))
         self.manager.transition.bind(is_active=lambda _t, active: self.moving("fade", active))
         self.screens = {cls.key: cls(self) for cls in SCREENS}
         for screen in self.screens.values():
