@@ -9,8 +9,17 @@ Here the buffers and the shader are made once and the screens' drawings are move
 
 from __future__ import annotations
 
-from kivy.graphics import (BindTexture, ClearBuffers, ClearColor, Fbo, PopMatrix, PushMatrix, Rectangle,
-                           RenderContext, Translate)
+from kivy.graphics import (
+    BindTexture,
+    ClearBuffers,
+    ClearColor,
+    Fbo,
+    PopMatrix,
+    PushMatrix,
+    Rectangle,
+    RenderContext,
+    Translate,
+)
 from kivy.uix.screenmanager import FadeTransition
 
 
