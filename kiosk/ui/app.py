@@ -115,7 +115,8 @@ class KioskApp(App):
         Window.clearcolor = theme.BACKGROUND
         root = BoxLayout(orientation="vertical")
         self.bar = TopBar(self)
-        self.manager = Screens(transition=ReusedFade(background=theme.BACKGROUND, duration=theme.TRANSITION_S))
+        fade = ReusedFade(background=theme.BACKGROUND, duration=theme.TRANSITION_S)
+        self.manager = Screens(transition=fade)
         self.manager.transition.bind(is_active=lambda _t, active: self.moving("fade", active))
         self.screens = {cls.key: cls(self) for cls in SCREENS}
         for screen in self.screens.values():
