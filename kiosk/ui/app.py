@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from kivy.app import App
@@ -17,7 +18,7 @@ from kivy.core.window import Window
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import ScreenManager
 
-from . import theme
+from . import memory, theme
 from . import words as w
 from .backlight import Backlight, Dimmer, ScreenLight, keep_lit
 from .cues import Cues
@@ -35,6 +36,7 @@ STAFF_TAPS, STAFF_TAPS_WITHIN_S = 5, 3.0  # the hidden staff entry: five taps on
 SAMPLES_EVERY_S = 5.0
 ROUTINES_EVERY_S = 10.0  # how often an idle kiosk asks for the routines (staff edit them live)
 BEFORE_COUNTDOWNS = ("fill", "heating", "ready")
+TRIM_AFTER_S = 1.0  # a screen still this long after its fade: its first frames' memory is freed
 
 
 class TopBar(BoxLayout):
@@ -79,6 +81,32 @@ class Screens(ScreenManager):
         return super().on_touch_down(touch)
 
 
+class ScreenSet(Mapping):
+    """The screens by key, each built the first time it is wanted: a kiosk that never shows its
+    staff or fault screens never spends memory or start-up time on them."""
+
+    def __init__(self, kiosk, manager: ScreenManager, classes):
+        self._kiosk, self._manager = kiosk, manager
+        self._classes = {cls.key: cls for cls in classes}
+        self._built: dict = {}
+
+    def __getitem__(self, key: str):
+        screen = self._built.get(key)
+        if screen is None:
+            screen = self._built[key] = self._classes[key](self._kiosk)
+            self._manager.add_widget(screen)
+        return screen
+
+    def __iter__(self):
+        return iter(self._classes)
+
+    def __len__(self) -> int:
+        return len(self._classes)
+
+    def built(self) -> list[str]:
+        return list(self._built)
+
+
 class KioskApp(App):
     title = "footbath"
 
@@ -88,6 +116,7 @@ class KioskApp(App):
         super().__init__(**kwargs)
         self.pace = pace or FramePace()
         self._pace_check = None
+        self._trim_event = None
         # The panel's light: dim, then off, after idle; never during a session; the first touch
         # on a dark screen only wakes it.
         self.light = ScreenLight(Dimmer.for_blank_after(blank_after_s), backlight or Backlight())
@@ -117,11 +146,9 @@ class KioskApp(App):
         self.bar = TopBar(self)
         fade = ReusedFade(background=theme.BACKGROUND, duration=theme.TRANSITION_S)
         self.manager = Screens(transition=fade)
-        self.manager.transition.bind(is_active=lambda _t, active: self.moving("fade", active))
-        self.screens = {cls.key: cls(self) for cls in SCREENS}
-        for screen in self.screens.values():
-            self.manager.add_widget(screen)
-        self.manager.current = "offline"
+        self.manager.transition.bind(is_active=self._fading)
+        self.screens = ScreenSet(self, self.manager, SCREENS)
+        self.manager.current = self.screens["offline"].name
         root.add_widget(self.bar)
         root.add_widget(self.manager)
         return root
@@ -139,8 +166,9 @@ class KioskApp(App):
         Window.unbind(on_touch_down=self._wake, on_touch_move=self._held, on_touch_up=self._lifted)
         if self._light_event is not None:
             self._light_event.cancel()
-        if self._pace_check is not None:
-            self._pace_check.cancel()
+        for event in (self._pace_check, self._trim_event):
+            if event is not None:
+                event.cancel()
         if self.link is not None:
             self.link.stop()
 
@@ -158,6 +186,13 @@ class KioskApp(App):
         return self.light.touch_up(touch.uid)
 
     # -- how often the loop wakes (pace.py) --------------------------------------------------
+
+    def _fading(self, _transition, active: bool) -> None:
+        self.moving("fade", active)
+        if self._trim_event is not None:
+            self._trim_event.cancel()
+        if not active:  # a new screen: once it has been still a moment, hand back what was freed
+            self._trim_event = Clock.schedule_once(lambda _dt: memory.trim(), TRIM_AFTER_S)
 
     def moving(self, what: str, on: bool) -> None:
         self.pace.moving(what, on)

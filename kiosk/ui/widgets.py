@@ -46,13 +46,27 @@ def text_size(text: str, width: int, *, font_size: int, bold: bool = False, mark
 
 def fitting_size(text: str, width: float, height: float, largest: int, smallest: int, *,
                  bold: bool = False, font_name: str = theme.FONT) -> int:
-    """The largest type from `largest` down to `smallest` that shows all of `text` in the box."""
+    """The largest type from `largest` down to `smallest` that shows all of `text` in the box.
+
+    Most text fits at its own size, which is tried first. Otherwise the size is bisected: a
+    few sizes are laid out instead of every one, and Kivy keeps each size's font open for good.
+    """
     width, height = int(width), int(height)
-    for size in range(int(largest), int(smallest) - 1, -1):
+
+    def fits(size: int) -> bool:
         w_px, h_px = text_size(text, width, font_size=size, bold=bold, font_name=font_name)
-        if h_px <= height and w_px <= width:
-            return size
-    return int(smallest)
+        return h_px <= height and w_px <= width
+
+    fitting, too_big = int(smallest), int(largest)
+    if fits(too_big):
+        return too_big
+    while too_big - fitting > 1:  # larger type never takes less room, so the sizes that fit are a prefix
+        middle = (fitting + too_big) // 2
+        if fits(middle):
+            fitting = middle
+        else:
+            too_big = middle
+    return fitting
 
 
 class Text(Label):

@@ -1,0 +1,43 @@
+"""Fitted text takes the largest type that shows every word in its box: the bisection finds the
+same size as trying every size from the largest down would."""
+
+from __future__ import annotations
+
+import pytest
+
+WORDS = [
+    "Ready",
+    "12:34",
+    "Hold your foot with both hands. Press with the tips of your thumbs and walk them in tiny "
+    "steps along the sole, from the heel up to the toes.",
+    "Eine sehr lange Anweisung für die Fußmassage, die in einer schmalen Spalte umbrechen muss, "
+    "damit jedes Wort sichtbar bleibt.",
+]
+BOXES = [(600, 60), (300, 120), (220, 200), (120, 40)]
+
+
+@pytest.fixture(scope="module")
+def fitting(window):
+    from kiosk.ui.widgets import fitting_size, text_size
+
+    return fitting_size, text_size
+
+
+@pytest.mark.parametrize("text", WORDS)
+@pytest.mark.parametrize("box", BOXES)
+def test_the_largest_size_that_fits_as_a_size_by_size_search_finds_it(fitting, text, box):
+    fitting_size, text_size = fitting
+    width, height = box
+
+    def fits(size):
+        w_px, h_px = text_size(text, width, font_size=size)
+        return w_px <= width and h_px <= height
+
+    one_by_one = next((size for size in range(40, 17, -1) if fits(size)), 18)
+    assert fitting_size(text, width, height, 40, 18) == one_by_one
+
+
+def test_text_that_fits_at_its_own_size_keeps_it_and_text_that_never_fits_gets_the_smallest(fitting):
+    fitting_size, _ = fitting
+    assert fitting_size("Ready", 600, 200, 96, 22) == 96
+    assert fitting_size(WORDS[2] * 4, 100, 30, 40, 18) == 18
