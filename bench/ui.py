@@ -106,7 +106,8 @@ def summarise(raw: dict, plan: Plan) -> dict:
         "soak_cpu_pct": {"value": raw["soak_cpu_pct"], "seconds": plan.soak_s,
                          "redraws_per_s": raw["soak_redraws_per_s"],
                          "phase_after": raw["phase_after_soak"]},
-        "rss_mb": {"value": max(m["rss"] for m in raw["memory_mb"].values()), "at": raw["memory_mb"]},
+        "rss_mb": {"value": max(m["rss"] for m in raw["memory_mb"].values()), "at": raw["memory_mb"],
+                   "bare_kivy": raw["bare_memory_mb"]},
         "tap_ms": {"value": statistics.median(taps) if taps else math.nan,
                    "max": max(taps, default=math.nan), "taps": taps,
                    "noticed_ms": raw["noticed_ms"]},
@@ -149,6 +150,9 @@ def table(result: dict) -> str:
          f"{_num(soak['value'], 2)} % of a core ({_num(soak['redraws_per_s'])} frames/s)"),
         ("rss_mb", "MB", "resident memory (VmRSS, the largest seen)",
          f"{_num(f['rss_mb']['value'])} MB ({memory})"),
+        (None, "", "  of which: Kivy with one label, drawn the same way",
+         f"{_num(f['rss_mb']['bare_kivy']['rss'])} MB "
+         f"(the shared libraries mapped: {_num(f['rss_mb']['bare_kivy']['file'])} MB)"),
         ("tap_ms", "ms", f"tap to next screen drawn ({len(tap['taps'])} taps)",
          f"median {_num(tap['value'])} ms, max {_num(tap['max'])} ms"),
         (None, "", "  of which: touch down until the loop read it",
@@ -173,7 +177,9 @@ def table(result: dict) -> str:
         "writes the tones and Mesa's shader cache, as a new kiosk does once.",
         "CPU: utime+stime of the kiosk process (all its threads) from /proc, with the frames drawn "
         "meanwhile; the controller is a process of its own. Memory: VmRSS also counts the shared "
-        "libraries mapped (RssFile in --json), Mesa's LLVM among them.",
+        "libraries mapped (RssFile in --json), Mesa's LLVM among them. The floor under it is a "
+        "process that only opens Kivy's window as the kiosk does and draws one label: that much "
+        "is Python, Kivy, SDL and the GL driver before the kiosk's first widget.",
         "Taps: a finger on a thread of its own, in real time, its touches read by the kiosk's loop "
         "when it polls its inputs as the panel's are; timed from the finger lifting to the swap of "
         f"the first frame of the new screen. Each touch comes {PAUSE_S:g} s after the last screen "
@@ -383,6 +389,12 @@ def measure(plan: Plan) -> dict:
             phase_after = serve.request("status")["phase"]
             kiosk.send("quit")
             kiosk.wait()
+            kiosk = KioskProcess(socket_path, "bare", folder / "bare.log", homes)
+            kiosk.expect("drawn")
+            time.sleep(plan.settle_s)
+            bare_memory = kiosk.memory_mb()
+            kiosk.send("quit")
+            kiosk.wait()
         finally:
             if kiosk is not None:
                 kiosk.close()
@@ -390,7 +402,8 @@ def measure(plan: Plan) -> dict:
     raw = {"first_start_s": starts[0], "cold_starts_s": starts[1:], "first_frames_s": first_frames[1:],
            "idle_cpu_pct": idle_cpu, "soak_cpu_pct": soak_cpu, "phase_after_soak": phase_after,
            "idle_redraws_per_s": idle_redraws, "soak_redraws_per_s": soak_redraws,
-           "memory_mb": memory, "taps_ms": taps["taps_ms"], "noticed_ms": taps["noticed_ms"],
+           "memory_mb": memory, "bare_memory_mb": bare_memory,
+           "taps_ms": taps["taps_ms"], "noticed_ms": taps["noticed_ms"],
            "frame_work_ms": taps["work_ms"],
            "frame_interval_ms": taps["interval_ms"], "transitions": taps["transitions"]}
     cpus = os.cpu_count() or 1
@@ -576,6 +589,8 @@ def child(mode: str, socket_path: Path) -> int:
     from kivy.clock import Clock
     from kivy.core.window import Window
 
+    if mode == "bare":
+        return bare_window(Clock, Window)
     from kiosk.ui.app import KioskApp
     from kiosk.ui.sound import Sound
 
@@ -592,6 +607,29 @@ def child(mode: str, socket_path: Path) -> int:
     return 0
 
 
+def bare_window(clock, window) -> int:
+    """The floor under the kiosk's memory: Kivy with one label, set up and drawn as the kiosk is.
+    Its size is mostly the renderer's (with software GL, all of LLVM is in it)."""
+    from kivy.app import App
+    from kivy.uix.label import Label
+
+    class Bare(App):
+        def build(self):
+            return Label(text="footbath", font_size=40)
+
+    app = Bare()
+    window.bind(on_flip=lambda *_: clock.schedule_once(lambda _dt: emit("drawn"), 0.5))
+
+    def read_commands():
+        for line in sys.stdin:
+            if line.strip() == "quit":
+                break
+        clock.schedule_once(lambda _dt: app.stop(), 0)
+    threading.Thread(target=read_commands, daemon=True).start()
+    app.run()
+    return 0
+
+
 # -- command line -------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -601,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--quick", action="store_true",
                         help="one cold start, 1-second CPU windows, two taps: checks the bench runs")
-    parser.add_argument("--child", choices=("start", "run"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("start", "run", "bare"), help=argparse.SUPPRESS)
     parser.add_argument("--socket", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
