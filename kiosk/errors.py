@@ -1,6 +1,11 @@
 """The one error root of the kiosk package."""
 
-from routines import RoutineError
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the touchscreen imports this module, and has no use for routines or YAML
+    from routines import RoutineError
 
 
 class KioskError(RuntimeError):
@@ -15,10 +20,10 @@ class ConfigError(KioskError, ValueError):
         self.problems = tuple(problems)
 
     @classmethod
-    def from_problems(cls, problems) -> "ConfigError":
+    def from_problems(cls, problems) -> ConfigError:
         problems = tuple(sorted(problems))
         return cls("\n".join(str(p) for p in problems), problems)
 
     @classmethod
-    def from_routine_error(cls, exc: RoutineError) -> "ConfigError":
+    def from_routine_error(cls, exc: RoutineError) -> ConfigError:
         return cls(str(exc), exc.problems)

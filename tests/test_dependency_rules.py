@@ -90,3 +90,10 @@ RIGS = {"kiosk.ui.harness", "kiosk.ui.screenshots"}
 def test_ui_never_imports_hardware(module):
     """The touchscreen sees the bath only through the API client."""
     assert "hardware" not in imported_by(module), module
+
+
+def test_the_touchscreen_app_loads_neither_routines_nor_yaml():
+    """The kiosk process stays small (bench.ui measures it): routines and YAML are the
+    controller's business, and the app gets routines from the API already parsed."""
+    pulled_in = imported_by("kiosk.ui.app")
+    assert not pulled_in & {"routines", "yaml"}, pulled_in & {"routines", "yaml"}
