@@ -55,6 +55,9 @@ MEDIUM = 28  # instructions, button labels
 SMALL = 22  # secondary lines: next step, status bar
 MIN_READ = 18  # the smallest type a customer is asked to read
 STAFF_MIN = 16  # the staff screen's dense lists
+# The sizes fitted text steps through on its way down: a calm, regular scale, and few sizes in
+# all, because each size of each font stays open in memory once it has been used.
+TYPE_SCALE = (96, 80, 64, 52, 44, 40, 36, 32, 30, 28, 26, 24, 22, 20, 18, 16, 14, 12)
 
 # Touch and layout.
 TOUCH_MIN = 90  # px: 15 mm on the official 7-inch panel (800 px over 154 mm)

@@ -46,27 +46,30 @@ def text_size(text: str, width: int, *, font_size: int, bold: bool = False, mark
 
 def fitting_size(text: str, width: float, height: float, largest: int, smallest: int, *,
                  bold: bool = False, font_name: str = theme.FONT) -> int:
-    """The largest type from `largest` down to `smallest` that shows all of `text` in the box.
+    """The largest type that shows all of `text` in the box: `largest` itself, else a size of the
+    theme's scale below it, down to `smallest`.
 
-    Most text fits at its own size, which is tried first. Otherwise the size is bisected: a
-    few sizes are laid out instead of every one, and Kivy keeps each size's font open for good.
+    Most text fits at its own size, which is tried first; otherwise the scale is bisected, so a
+    few sizes are laid out instead of every one.
     """
     width, height = int(width), int(height)
+    sizes = [int(largest), *(s for s in theme.TYPE_SCALE if smallest < s < largest), int(smallest)]
 
-    def fits(size: int) -> bool:
-        w_px, h_px = text_size(text, width, font_size=size, bold=bold, font_name=font_name)
+    def fits(i: int) -> bool:
+        w_px, h_px = text_size(text, width, font_size=sizes[i], bold=bold, font_name=font_name)
         return h_px <= height and w_px <= width
 
-    fitting, too_big = int(smallest), int(largest)
-    if fits(too_big):
-        return too_big
-    while too_big - fitting > 1:  # larger type never takes less room, so the sizes that fit are a prefix
-        middle = (fitting + too_big) // 2
+    if fits(0):
+        return sizes[0]
+    # Larger type never takes less room, so the sizes that fit are the tail of the list.
+    too_big, fitting = 0, len(sizes) - 1
+    while fitting - too_big > 1:
+        middle = (too_big + fitting) // 2
         if fits(middle):
             fitting = middle
         else:
             too_big = middle
-    return fitting
+    return sizes[fitting]
 
 
 class Text(Label):
@@ -190,7 +193,7 @@ class Card(BigButton):
                     f"[size={about_size}][color={hex_of(theme.TEXT_SOFT)}{alpha}]{about}[/color]\n[/size]"
                     f"[size={theme.SMALL}][b][color={hex_of(theme.WARM)}{alpha}]{facts}[/color][/b][/size]")
 
-        for about_size in range(theme.SMALL, LAST_RESORT - 1, -1):
+        for about_size in (s for s in theme.TYPE_SCALE if LAST_RESORT <= s <= theme.SMALL):
             if text_size(at(about_size), width, font_size=theme.SMALL, markup=True)[1] <= height:
                 return at(about_size)
         return at(LAST_RESORT)

@@ -1,5 +1,5 @@
-"""Fitted text takes the largest type that shows every word in its box: the bisection finds the
-same size as trying every size from the largest down would."""
+"""Fitted text takes the largest type that shows every word in its box, from its own size down the
+theme's type scale: the bisection finds the size that trying each one in turn would."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ def fitting(window):
     return fitting_size, text_size
 
 
+def candidates(largest: int, smallest: int) -> list[int]:
+    from kiosk.ui import theme
+
+    return [largest, *(s for s in theme.TYPE_SCALE if smallest < s < largest), smallest]
+
+
 @pytest.mark.parametrize("text", WORDS)
 @pytest.mark.parametrize("box", BOXES)
 def test_the_largest_size_that_fits_as_a_size_by_size_search_finds_it(fitting, text, box):
@@ -33,8 +39,9 @@ def test_the_largest_size_that_fits_as_a_size_by_size_search_finds_it(fitting, t
         w_px, h_px = text_size(text, width, font_size=size)
         return w_px <= width and h_px <= height
 
-    one_by_one = next((size for size in range(40, 17, -1) if fits(size)), 18)
+    one_by_one = next((size for size in candidates(40, 18) if fits(size)), 18)
     assert fitting_size(text, width, height, 40, 18) == one_by_one
+    assert fitting_size(text, width, height, 41, 17) in candidates(41, 17)  # sizes off the scale
 
 
 def test_text_that_fits_at_its_own_size_keeps_it_and_text_that_never_fits_gets_the_smallest(fitting):
