@@ -82,11 +82,18 @@ class Illustration(Widget):
                 Line(circle=(cx, cy, r), width=max(1.0, line_w * 0.7))
 
 
+POLYGON_MAX = 32  # corners of each convex piece of a fill
+
+
 def _fill(flat: list[float]) -> None:
-    """Fill a polygon of any shape (the arch makes a sole concave; a fan would spill over it)."""
+    """Fill a polygon of any shape (the arch makes a sole concave; a fan would spill over it).
+
+    Cut into convex pieces of at most POLYGON_MAX corners: Kivy's default (65535) makes the
+    tessellator reserve megabytes per shape. The pieces are copied out, so it is freed at once.
+    """
     tess = Tesselator()
     tess.add_contour(flat)
-    if not tess.tesselate(WINDING_ODD, TYPE_POLYGONS):
+    if not tess.tesselate(WINDING_ODD, TYPE_POLYGONS, POLYGON_MAX):
         return
     for vertices, indices in tess.meshes:
-        Mesh(vertices=vertices, indices=indices, mode="triangle_fan")
+        Mesh(vertices=list(vertices), indices=list(indices), mode="triangle_fan")

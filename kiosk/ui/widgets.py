@@ -28,6 +28,26 @@ from . import words as w
 LAST_RESORT = 12  # px: a card's description shrinks this far before it would spill out
 
 
+def _let_go_of_drawn_text() -> None:
+    """Kivy's SDL2 text provider keeps each label's drawing surface after its pixels have gone
+    into the texture: a second copy of every text on every screen built (5 MB by bench.ui). It
+    makes a new one for each drawing, so the kiosk drops the old one as soon as it is read."""
+    if CoreLabel.__name__ != "LabelSDL2" or getattr(CoreLabel, "_lets_go", False):
+        return
+    read = CoreLabel._render_end
+
+    def render_end(label):
+        try:
+            return read(label)  # a copy of the pixels
+        finally:
+            label._surface = None
+
+    CoreLabel._render_end, CoreLabel._lets_go = render_end, True
+
+
+_let_go_of_drawn_text()
+
+
 def hex_of(colour) -> str:
     """A theme colour as markup wants it: 'f2b880'."""
     return "".join(f"{round(c * 255):02x}" for c in colour[:3])

@@ -1,5 +1,6 @@
-"""Fitted text takes the largest type that shows every word in its box, from its own size down the
-theme's type scale: the bisection finds the size that trying each one in turn would."""
+"""Text on the kiosk: fitted text takes the largest type that shows every word in its box, from its
+own size down the theme's type scale (the bisection finds the size that trying each one in turn
+would), and a drawn text keeps its texture only, not a second copy of its pixels."""
 
 from __future__ import annotations
 
@@ -48,3 +49,15 @@ def test_text_that_fits_at_its_own_size_keeps_it_and_text_that_never_fits_gets_t
     fitting_size, _ = fitting
     assert fitting_size("Ready", 600, 200, 96, 22) == 96
     assert fitting_size(WORDS[2] * 4, 100, 30, 40, 18) == 18
+
+
+def test_a_drawn_text_keeps_its_texture_and_lets_go_of_its_drawing(window):
+    from kiosk.ui.widgets import Card, Text
+
+    plain = Text("Ready", size=28)
+    card = Card("Classic", "A soak, then a massage.", "14 min", on_tap=None)
+    card.size = (360, 180)
+    for label in (plain, card):  # a card's words are markup: the other way text is drawn
+        label.texture_update()
+        assert label.texture is not None and label.texture.width > 0
+        assert getattr(label._label, "_surface", None) is None
