@@ -22,8 +22,8 @@ from . import memory, theme
 from . import words as w
 from .backlight import Backlight, Dimmer, ScreenLight, keep_lit
 from .cues import Cues
-from .fade import ReusedFade
-from .flow import HOME, PIN, SESSION_SCREENS, STAFF, UiState, screen_for
+from .fade import PictureFade
+from .flow import HOME, NEXT, PIN, SESSION_SCREENS, STAFF, UiState, screen_for
 from .i18n import _, use_language
 from .link import Link
 from .pace import FramePace
@@ -36,7 +36,7 @@ STAFF_TAPS, STAFF_TAPS_WITHIN_S = 5, 3.0  # the hidden staff entry: five taps on
 SAMPLES_EVERY_S = 5.0
 ROUTINES_EVERY_S = 10.0  # how often an idle kiosk asks for the routines (staff edit them live)
 BEFORE_COUNTDOWNS = ("fill", "heating", "ready")
-TRIM_AFTER_S = 1.0  # a screen still this long after its fade: its first frames' memory is freed
+SETTLED_AFTER_S = 1.0  # a screen still this long after its fade: the next one is prepared
 
 
 class TopBar(BoxLayout):
@@ -144,7 +144,7 @@ class KioskApp(App):
         Window.clearcolor = theme.BACKGROUND
         root = BoxLayout(orientation="vertical")
         self.bar = TopBar(self)
-        fade = ReusedFade(background=theme.BACKGROUND, duration=theme.TRANSITION_S)
+        fade = PictureFade(background=theme.BACKGROUND, duration=theme.TRANSITION_S)
         self.manager = Screens(transition=fade)
         self.manager.transition.bind(is_active=self._fading)
         self.screens = ScreenSet(self, self.manager, SCREENS)
@@ -191,8 +191,19 @@ class KioskApp(App):
         self.moving("fade", active)
         if self._trim_event is not None:
             self._trim_event.cancel()
-        if not active:  # a new screen: once it has been still a moment, hand back what was freed
-            self._trim_event = Clock.schedule_once(lambda _dt: memory.trim(), TRIM_AFTER_S)
+        if not active:  # a new screen: once it has been still a moment, tidy up
+            self._trim_event = Clock.schedule_once(lambda _dt: self._settled(), SETTLED_AFTER_S)
+
+    def _settled(self) -> None:
+        """Prepare the screen that most likely comes next, so that its first fade is as smooth as
+        any, then tidy the memory (memory.py)."""
+        upcoming = NEXT.get(self.manager.current)
+        if upcoming is not None:
+            screen = self.screens[upcoming]
+            screen.size = self.manager.size  # laid out by the next frame, drawn after it
+            Clock.schedule_once(lambda _dt: self.manager.transition.rehearse(screen), 0.2)
+        memory.collect()
+        memory.trim()
 
     def moving(self, what: str, on: bool) -> None:
         self.pace.moving(what, on)

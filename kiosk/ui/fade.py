@@ -1,93 +1,129 @@
-"""The fade between screens: Kivy's own cross-fade, with its set-up done once instead of per fade.
+"""The fade between screens: a picture of the old screen fades out over the new one, drawn live.
 
-Kivy's FadeTransition draws both screens into off-screen buffers and blends them with a shader,
-which gives a true cross-fade (each screen fades as one picture). But it makes two new
-full-screen buffers and compiles its shader again for every fade, and that set-up made the first
-frame of each fade the slowest frame the kiosk draws (twice the 16.7 ms budget in software GL).
-Here the buffers and the shader are made once and the screens' drawings are moved in and out.
+A true cross-fade (each screen fades as one picture, not widget by widget) with as little
+drawing per frame as it allows. Kivy's FadeTransition draws both screens into two new
+full-screen buffers for every fade, compiles its shader again, and blends the buffers with it;
+in software GL that set-up made the first frame of each fade twice the 16.7 ms budget. Here:
+
+- one buffer, made once, holds a picture of the old screen, drawn into it on the fade's first
+  frame (which shows nothing else: the picture covers the whole screen);
+- from the second frame the new screen is drawn as it always is, under the picture, whose
+  opacity falls from 1 to 0. So no frame draws both screens, and the new screen is live:
+  a status that changes it during the fade shows at once.
 """
 
 from __future__ import annotations
 
+from kivy.core.window import Window
 from kivy.graphics import (
-    BindTexture,
     ClearBuffers,
     ClearColor,
+    Color,
     Fbo,
+    InstructionGroup,
     PopMatrix,
     PushMatrix,
     Rectangle,
-    RenderContext,
     Translate,
 )
-from kivy.uix.screenmanager import FadeTransition
+from kivy.uix.screenmanager import TransitionBase
 
 
-class ReusedFade(FadeTransition):
-    """A FadeTransition whose buffers and shader live as long as the screen manager's size."""
-
+class PictureFade(TransitionBase):
     def __init__(self, *, background, **kwargs):
         super().__init__(**kwargs)
         self.background = tuple(background)
         self._size: tuple[int, int] | None = None
+        self._old: Fbo | None = None  # the old screen's picture
+        self._shift: Translate | None = None
+        self._veil: Color | None = None  # the picture's opacity
+        self._picture: Rectangle | None = None
+        self._drawn = InstructionGroup()  # the picture as drawn over the manager's screens
+        self._rehearsing = None  # a screen drawn unseen for one frame
+        self.rehearsed: set = set()  # once is enough
 
     def _make(self, size: tuple[int, int]) -> None:
-        def buffer() -> Fbo:
-            fbo = Fbo(size=size)  # no stencil: no screen here clips with one
-            with fbo:
-                ClearColor(*self.background)
-                ClearBuffers()
-            with fbo.before:
-                PushMatrix()
-                shifts.append(Translate())
-            with fbo.after:
-                PopMatrix()
-            return fbo
-
-        shifts: list[Translate] = []
         self._size = size
-        self.fbo_out, self.fbo_in = buffer(), buffer()
-        self._shifts = shifts
-        self.render_ctx = RenderContext(fs=self.fs, vs=self.vs, use_parent_modelview=True,
-                                        use_parent_projection=True)
-        with self.render_ctx:
-            BindTexture(texture=self.fbo_out.texture, index=1)
-            BindTexture(texture=self.fbo_in.texture, index=2)
-            self._picture = Rectangle(size=size, tex_coords=self.fbo_in.texture.tex_coords)
-        self.render_ctx["tex_out"] = 1
-        self.render_ctx["tex_in"] = 2
+        self._old = Fbo(size=size)  # no stencil: no screen here clips with one
+        with self._old:
+            ClearColor(*self.background)
+            ClearBuffers()
+        with self._old.before:
+            PushMatrix()
+            self._shift = Translate()
+        with self._old.after:
+            PopMatrix()
+        self._drawn = InstructionGroup()
+        self._drawn.add(self._old)
+        self._veil = Color(1, 1, 1, 1)
+        self._drawn.add(self._veil)
+        self._picture = Rectangle(size=size, texture=self._old.texture)
+        self._drawn.add(self._picture)
+        self._drawn.add(Color(1, 1, 1, 1))  # nothing drawn after the picture inherits its veil
+
+    def rehearse(self, screen) -> None:
+        """Draw `screen` once, unseen, both ways a fade draws it: into the picture, and on the
+        panel (fully transparent, under the current screen, for one frame). Its first fade then
+        pays none of a first drawing's costs: in software GL, compiling the drawing code for
+        what it shows, which made those two frames the slowest a customer saw."""
+        manager = self.manager
+        self._end_rehearsal()
+        if manager is None or self.is_active or screen.parent is not None or screen in self.rehearsed:
+            return
+        self.rehearsed.add(screen)
+        size = (int(manager.width), int(manager.height))
+        if size != self._size:
+            self._make(size)
+        screen.pos, screen.size = manager.pos, manager.size
+        self._shift.xy = (-screen.x, -screen.y)
+        self._old.add(screen.canvas)
+        self._old.draw()
+        self._old.remove(screen.canvas)
+        screen.opacity = 0.0
+        manager.canvas.insert(0, screen.canvas)
+        self._picture.pos, self._veil.a = manager.pos, 0.0  # the picture too, as clear as glass
+        manager.canvas.add(self._drawn)
+        self._rehearsing = screen
+        Window.bind(on_flip=self._end_rehearsal)
+
+    def _end_rehearsal(self, *_) -> None:
+        screen, self._rehearsing = self._rehearsing, None
+        if screen is None:
+            return
+        Window.unbind(on_flip=self._end_rehearsal)
+        for drawn in (screen.canvas, self._drawn):
+            if drawn in self.manager.canvas.children:
+                self.manager.canvas.remove(drawn)
+        screen.opacity = 1.0
 
     def add_screen(self, screen):
+        self._end_rehearsal()
         manager, out = self.manager, self.screen_out
         size = (int(manager.width), int(manager.height))
         if size != self._size:
             self._make(size)
         screen.pos, screen.size = out.pos, out.size
         manager.real_remove_widget(out)
-        # The screens draw into the buffers from their corner, and the blend goes where they were.
-        for shift in self._shifts:
-            shift.xy = (-out.x, -out.y)
-        for fbo, drawn in ((self.fbo_out, out), (self.fbo_in, screen)):
-            fbo.add(drawn.canvas)
+        self._shift.xy = (-out.x, -out.y)  # the old screen draws into the picture from its corner
+        self._old.add(out.canvas)
         self._picture.pos = out.pos
-        self.render_ctx["t"] = 0.0
-        # The first frame shows the old screen alone (t = 0), so it draws only that into its
-        # buffer; the new screen is drawn into its own from the next frame on. The two
-        # screens' drawing is spread over two frames instead of making one frame twice as slow.
-        manager.canvas.add(self.fbo_out)
-        manager.canvas.add(self.render_ctx)
+        self._veil.a = 1.0
+        manager.canvas.add(self._drawn)
 
     def on_progress(self, progress):
-        canvas = self.manager.canvas
-        if progress > 0 and self.fbo_in not in canvas.children:
-            canvas.insert(canvas.indexof(self.render_ctx), self.fbo_in)
-        super().on_progress(progress)
+        manager = self.manager
+        if progress > 0 and self.screen_in.parent is None:
+            # The new screen from the second frame on, under the picture.
+            manager.real_add_widget(self.screen_in)
+            manager.canvas.remove(self._drawn)
+            manager.canvas.add(self._drawn)
+        self._veil.a = 1.0 - progress
 
     def remove_screen(self, screen):
         manager = self.manager
-        for instruction in (self.fbo_in, self.fbo_out, self.render_ctx):
-            if instruction in manager.canvas.children:
-                manager.canvas.remove(instruction)
-        self.fbo_out.remove(self.screen_out.canvas)
-        self.fbo_in.remove(self.screen_in.canvas)
-        manager.real_add_widget(self.screen_in)
+        if self._drawn in manager.canvas.children:
+            manager.canvas.remove(self._drawn)
+        if self.screen_out.canvas in self._old.children:
+            self._old.remove(self.screen_out.canvas)
+        if self.screen_in.parent is None:
+            manager.real_add_widget(self.screen_in)

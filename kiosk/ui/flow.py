@@ -13,6 +13,9 @@ OFFLINE, HOME, HEALTH, FILL, WARM, READY, SOAK, STEP, DONE, FAULT, PIN, STAFF = 
     "offline", "home", "health", "fill", "warm", "ready", "soak", "step", "done", "fault", "pin",
     "staff")
 SESSION_SCREENS = {"fill": FILL, "heating": WARM, "ready": READY, "soaking": SOAK, "steps": STEP}
+# The screen a customer most likely sees next: the kiosk prepares it while this one is still.
+NEXT = {OFFLINE: HOME, HOME: HEALTH, HEALTH: FILL, FILL: WARM, WARM: READY, READY: SOAK, SOAK: STEP,
+        STEP: DONE, DONE: HOME}
 
 
 @dataclass

@@ -1,0 +1,88 @@
+"""The fade between screens (kiosk/ui/fade.py) and what the kiosk does while a screen is still:
+the next screen of a session prepared and drawn once unseen, the garbage collected, memory
+handed back."""
+
+from __future__ import annotations
+
+import gc
+
+from kiosk.ui import flow, memory
+from tests.kiosk.ui.drive import card
+
+
+def test_the_flow_names_the_next_screen_of_every_customer_screen_and_it_is_a_screen():
+    customer = [flow.OFFLINE, flow.HOME, flow.HEALTH, *flow.SESSION_SCREENS.values(), flow.DONE]
+    assert set(flow.NEXT) == set(customer)
+    assert set(flow.NEXT.values()) <= set(customer)
+    assert flow.NEXT[flow.HOME] == flow.HEALTH and flow.NEXT[flow.DONE] == flow.HOME
+
+
+def test_a_fade_shows_the_old_screens_picture_over_the_new_one_then_only_the_new_one(kiosk):
+    k = kiosk
+    fade, manager = k.app.manager.transition, k.app.manager
+    home = k.app.screens["home"]
+    k.tap(card(k, "Classic"))
+    health = k.app.screens["health"]
+    assert fade.is_active and home.parent is None  # the old screen is a picture now
+    assert fade._drawn in manager.canvas.children and fade._veil.a == 1.0
+    while fade.is_active and health.parent is None:
+        k.pump()
+    if fade.is_active:  # halfway: the new screen drawn live under the fading picture
+        drawn = manager.canvas.children
+        assert drawn.index(fade._drawn) > drawn.index(health.canvas) and 0 < fade._veil.a < 1
+    k.wait_screen("health")
+    assert health.parent is manager and home.parent is None
+    assert fade._drawn not in manager.canvas.children
+    assert home.canvas not in fade._old.children  # nothing of the old screen is kept drawn
+
+
+def test_a_touch_during_the_fade_ends_it_on_the_new_screen(kiosk):
+    k = kiosk
+    k.tap(card(k, "Classic"))
+    assert k.app.manager.transition.is_active
+    k.tap(k.button("Back"))  # on the health screen, mid-fade: it lands there
+    k.wait_screen("home")
+    assert k.app.manager.transition._drawn not in k.app.manager.canvas.children
+
+
+def test_a_rehearsal_draws_the_screen_unseen_for_one_frame_then_lets_it_go(kiosk):
+    k = kiosk
+    fade, manager = k.app.manager.transition, k.app.manager
+    fill = k.app.screens["fill"]
+    fade.rehearse(fill)
+    assert fill.canvas in manager.canvas.children and fill.opacity == 0  # drawn, and clear
+    assert fade._veil.a == 0  # so is the picture
+    k.pump()
+    assert fill.canvas not in manager.canvas.children and fill.opacity == 1 and fill.parent is None
+    assert fade._drawn not in manager.canvas.children
+    assert fill in fade.rehearsed
+    fade.rehearse(fill)  # once is enough
+    assert fill.canvas not in manager.canvas.children
+
+
+def test_a_still_screen_gets_its_next_one_prepared_and_memory_tidied(kiosk):
+    k = kiosk
+    built = set(k.app.screens.built())
+    assert "fill" not in built
+    k.tap(card(k, "Classic"))
+    k.wait_screen("health")
+    k.app._settled()  # what the kiosk does once the screen has been still a moment
+    assert "fill" in k.app.screens.built()
+    assert gc.get_freeze_count() > 0  # the survivors of a full collection, set aside
+
+
+def test_collect_sets_the_survivors_aside_and_a_later_collect_looks_at_them_again():
+    gc.unfreeze()
+    try:
+        memory.collect()
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        memory.collect()
+        assert gc.get_freeze_count() >= frozen * 0.9  # unfrozen, collected, frozen again
+    finally:
+        gc.unfreeze()
+
+
+def test_trim_says_whether_the_c_library_could_hand_memory_back():
+    assert memory.trim() in (True, False)
+    assert memory.trim() is (memory._malloc_trim() is not None)
