@@ -101,7 +101,8 @@ class HomeScreen(KioskScreen):
         self.state.text = w.home_state(status)
         self.state.color = theme.ALERT if status.get("cleaning_needed") else theme.TEXT_SOFT
         routines = self.kiosk.routines
-        key = [r["id"] for r in routines]
+        # Staff edit routines while the kiosk runs: a new name, length or temperature shows too.
+        key = [(r["id"], r["name"], r["description"], r["length_s"], r["target_c"]) for r in routines]
         if key != self._shown:
             self._shown = key
             self.cards.clear_widgets()

@@ -171,3 +171,7 @@ def test_a_routine_staff_edit_reaches_the_kiosk_without_a_restart(kiosk):
     k.settle()
     k.wait_for(lambda: "Lunchtime refresh" in [r["name"] for r in k.app.routines],
                what="the edited routine on offer")
+    # The card on the home screen says so too, not only the list behind it.
+    k.wait_for(lambda: any("Lunchtime refresh" in c.text for c in k.app.screens["home"].cards.children),
+               what="the edited routine's card")
+    assert not any("Quick refresh" in c.text for c in k.app.screens["home"].cards.children)
