@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib import metadata
+from pathlib import Path
 
 from routines.model import CEILING_C, ILLUSTRATIONS
 
@@ -192,6 +194,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def _can_hold_pictures(out: Path) -> bool:
+    """`out` is a folder this user may write to, or could be made in one."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
+
+
 def dispatch(args: argparse.Namespace) -> int:
     from . import routines_cli, staff_cli
 
@@ -222,7 +232,12 @@ def dispatch(args: argparse.Namespace) -> int:
     if command == "screenshots":
         from .ui.screenshots import take_screenshots
 
-        for path in take_screenshots(args.out):
+        out = Path(args.out)
+        if not _can_hold_pictures(out):
+            print(f"footbath screenshots: cannot write the pictures into {out}: give a folder "
+                  "that exists or can be made, and that this user may write to", file=sys.stderr)
+            return 1
+        for path in take_screenshots(out):
             print(path)
         return 0
     if command == "serve":

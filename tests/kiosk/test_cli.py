@@ -239,3 +239,11 @@ def test_run_walks_a_session_to_the_end(good_config):
 def test_run_refuses_what_it_cannot_do(args, says, good_config):
     result = run_cli("--config", str(good_config), "run", "--terminal", *args)
     assert (result.returncode, result.stdout, result.stderr) == (1, "", says)
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/below"])
+def test_screenshots_into_a_place_that_cannot_hold_them_is_a_clear_error(where, tmp_path, good_config):
+    (tmp_path / "a-file").write_text("not a folder")
+    done = run_cli("--config", str(good_config), "screenshots", "--out", str(tmp_path / where))
+    assert done.returncode == 1
+    assert "cannot write the pictures into" in done.stderr and "Traceback" not in done.stderr
