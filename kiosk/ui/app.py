@@ -116,7 +116,7 @@ class KioskApp(App):
         super().__init__(**kwargs)
         self.pace = pace or FramePace()
         self._pace_check = None
-        self._trim_event = None
+        self._settle_event = None
         # The panel's light: dim, then off, after idle; never during a session; the first touch
         # on a dark screen only wakes it.
         self.light = ScreenLight(Dimmer.for_blank_after(blank_after_s), backlight or Backlight())
@@ -166,7 +166,7 @@ class KioskApp(App):
         Window.unbind(on_touch_down=self._wake, on_touch_move=self._held, on_touch_up=self._lifted)
         if self._light_event is not None:
             self._light_event.cancel()
-        for event in (self._pace_check, self._trim_event):
+        for event in (self._pace_check, self._settle_event):
             if event is not None:
                 event.cancel()
         if self.link is not None:
@@ -189,10 +189,10 @@ class KioskApp(App):
 
     def _fading(self, _transition, active: bool) -> None:
         self.moving("fade", active)
-        if self._trim_event is not None:
-            self._trim_event.cancel()
+        if self._settle_event is not None:
+            self._settle_event.cancel()
         if not active:  # a new screen: once it has been still a moment, tidy up
-            self._trim_event = Clock.schedule_once(lambda _dt: self._settled(), SETTLED_AFTER_S)
+            self._settle_event = Clock.schedule_once(lambda _dt: self._settled(), SETTLED_AFTER_S)
 
     def _settled(self) -> None:
         """Prepare the screen that most likely comes next, so that its first fade is as smooth as

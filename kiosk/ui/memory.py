@@ -2,18 +2,14 @@
 collector gets in a customer's way.
 
 `collect()`: Python's full garbage collection looks at every object the kiosk has (Kivy's
-widgets are many), which took 30 ms; when it fell in a fade, that frame missed its 16.7 ms
-twice over. So the kiosk collects fully while nothing moves, then freezes what survived: later
-collections look only at what is newer, a few milliseconds at most.
+widgets are many), which took 30 ms here; falling in a fade, it spoiled a frame. So the kiosk
+collects fully while nothing moves, then freezes what survived: the collections Python starts by
+itself look only at what is newer.
 
-`trim()`: hand back memory the kiosk freed, so that its footprint is what it uses, not its
-high-water mark.
-
-glibc keeps freed memory for reuse instead of returning it to the system. The GL driver frees
-megabytes at a time (compiling the shaders for a screen's first frames; Mesa's software
-renderer most of all), so without this a kiosk that has shown every screen once would keep the
-peak of all of them for as long as it runs. `trim()` asks glibc to return what is free; the app
-calls it once a new screen has been still for a moment, which costs a few milliseconds.
+`trim()`: glibc keeps freed memory for reuse instead of returning it to the system, and the GL
+driver frees megabytes at a time (drawing a screen's first frames; Mesa's software renderer most
+of all). Without it, a kiosk that has shown every screen once would keep the peak of all of them
+for as long as it runs. It costs a few milliseconds.
 """
 
 from __future__ import annotations
