@@ -598,13 +598,19 @@ def child(mode: str, socket_path: Path) -> int:
     probe = Probe(app, stop_at_home=mode == "start")
     probe.watch(Window)
     if mode == "run":
-        def read_commands():
-            for line in sys.stdin:
-                Clock.schedule_once(lambda _dt, line=line: probe.command(line), 0)
-            Clock.schedule_once(lambda _dt: app.stop(), 0)  # the parent has gone
-        threading.Thread(target=read_commands, daemon=True).start()
+        follow_commands(Clock, app, probe.command)
     app.run()
     return 0
+
+
+def follow_commands(clock, app, command) -> None:
+    """The parent's commands, one a line on stdin, each run on the app's loop; when the parent
+    has gone (stdin closed), the app stops."""
+    def read():
+        for line in sys.stdin:
+            clock.schedule_once(lambda _dt, line=line: command(line), 0)
+        clock.schedule_once(lambda _dt: app.stop(), 0)
+    threading.Thread(target=read, daemon=True).start()
 
 
 def bare_window(clock, window) -> int:
@@ -620,12 +626,7 @@ def bare_window(clock, window) -> int:
     app = Bare()
     window.bind(on_flip=lambda *_: clock.schedule_once(lambda _dt: emit("drawn"), 0.5))
 
-    def read_commands():
-        for line in sys.stdin:
-            if line.strip() == "quit":
-                break
-        clock.schedule_once(lambda _dt: app.stop(), 0)
-    threading.Thread(target=read_commands, daemon=True).start()
+    follow_commands(clock, app, lambda line: app.stop() if line.split() == ["quit"] else None)
     app.run()
     return 0
 

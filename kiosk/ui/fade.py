@@ -61,6 +61,14 @@ class PictureFade(TransitionBase):
         self._drawn.add(self._picture)
         self._drawn.add(Color(1, 1, 1, 1))  # nothing drawn after the picture inherits its veil
 
+    def _into_picture(self, screen) -> None:
+        """Let `screen` draw into the picture (made to the manager's size), from its corner."""
+        size = (int(self.manager.width), int(self.manager.height))
+        if size != self._size:
+            self._make(size)
+        self._shift.xy = (-screen.x, -screen.y)
+        self._old.add(screen.canvas)
+
     def rehearse(self, screen) -> None:
         """Draw `screen` once, unseen, both ways a fade draws it: into the picture, and on the
         panel (fully transparent, under the current screen, for one frame). Its first fade then
@@ -71,12 +79,8 @@ class PictureFade(TransitionBase):
         if manager is None or self.is_active or screen.parent is not None or screen in self.rehearsed:
             return
         self.rehearsed.add(screen)
-        size = (int(manager.width), int(manager.height))
-        if size != self._size:
-            self._make(size)
         screen.pos, screen.size = manager.pos, manager.size
-        self._shift.xy = (-screen.x, -screen.y)
-        self._old.add(screen.canvas)
+        self._into_picture(screen)
         self._old.draw()
         self._old.remove(screen.canvas)
         screen.opacity = 0.0
@@ -99,13 +103,9 @@ class PictureFade(TransitionBase):
     def add_screen(self, screen):
         self._end_rehearsal()
         manager, out = self.manager, self.screen_out
-        size = (int(manager.width), int(manager.height))
-        if size != self._size:
-            self._make(size)
         screen.pos, screen.size = out.pos, out.size
         manager.real_remove_widget(out)
-        self._shift.xy = (-out.x, -out.y)  # the old screen draws into the picture from its corner
-        self._old.add(out.canvas)
+        self._into_picture(out)
         self._picture.pos = out.pos
         self._veil.a = 1.0
         manager.canvas.add(self._drawn)
