@@ -28,6 +28,7 @@ from kiosk.errors import KioskError
 from kiosk.journal import FILE_NAME, FLUSH_EVERY, MAX_PENDING, MIGRATIONS, SAMPLE_EVERY_S, Journal
 from kiosk.pins import PinStore
 from kiosk.service import Service
+from tests.kiosk.simulated import drive
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY_S = 86400.0
@@ -187,19 +188,6 @@ class running_service:
     def __exit__(self, *exc) -> None:
         self.service.close()
         shutil.rmtree(self.sock_dir, ignore_errors=True)
-
-
-def drive(service: Service, until, *, max_reads: int = 5000, confirm: bool = True) -> dict:
-    """Step the simulated bath until `until(status)`; the customer answers each prompt."""
-    for _ in range(max_reads):
-        service.step_simulation()
-        status = service.controller.status()
-        if until(status):
-            return status
-        session = status["session"]
-        if confirm and session and session["phase"] in ("fill", "ready"):
-            service.controller.handle("confirm", {})
-    raise AssertionError(f"not reached in {max_reads} reads; last status: {status}")
 
 
 def sessions(service: Service) -> list[tuple]:

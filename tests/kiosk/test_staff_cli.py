@@ -32,6 +32,7 @@ from kiosk.journal import Journal
 from kiosk.pins import PinStore
 from kiosk.service import Service
 from routines import format_duration
+from tests.kiosk.simulated import drive
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_S = 60.0  # only a hung test waits this long
@@ -133,18 +134,6 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("footbath: "), result.stderr
     return lines[0]
-
-
-def drive(service: Service, until, *, max_reads: int = 5000, confirm: bool = True) -> dict:
-    """Step the simulated bath until `until(status)`; the customer answers each prompt."""
-    for _ in range(max_reads):
-        service.step_simulation()
-        status = service.controller.status()
-        if until(status):
-            return status
-        if confirm and status["session"] and status["session"]["waiting_for_tap"]:
-            service.controller.handle("confirm", {})
-    raise AssertionError(f"not reached in {max_reads} reads; last status: {status}")
 
 
 def fields_of(text: str) -> dict[str, str]:
