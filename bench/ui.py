@@ -447,12 +447,14 @@ class Finger:
         pass
 
     def update(self, dispatch_fn) -> None:
-        from kivy.tests import UnitTestTouch
+        from kivy.core.window import Window
+
+        from kiosk.ui.fingertip import Fingertip
 
         while self._events:
             kind, x, y, expect, at_s = self._events.popleft()
             if kind == "begin":
-                self._touch = UnitTestTouch(x, y)
+                self._touch = Fingertip(Window, x, y)
                 self.noticed_ms.append((time.monotonic() - at_s) * 1000)
             else:
                 self.on_lift(expect, at_s)

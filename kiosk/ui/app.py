@@ -23,7 +23,7 @@ from . import words as w
 from .backlight import Backlight, Dimmer, ScreenLight, keep_lit
 from .cues import Cues
 from .fade import PictureFade
-from .flow import HOME, NEXT, PIN, SESSION_SCREENS, STAFF, UiState, screen_for
+from .flow import HOME, NEXT, PIN, SESSION_SCREENS, STAFF, UiState, screen_for, worth_keeping
 from .i18n import _, use_language
 from .link import Link
 from .pace import FramePace
@@ -83,7 +83,8 @@ class Screens(ScreenManager):
 
 class ScreenSet(Mapping):
     """The screens by key, each built the first time it is wanted: a kiosk that never shows its
-    staff or fault screens never spends memory or start-up time on them."""
+    staff or fault screens never spends memory or start-up time on them. Screens that cannot
+    come back for a while are let go (`keep_only`)."""
 
     def __init__(self, kiosk, manager: ScreenManager, classes):
         self._kiosk, self._manager = kiosk, manager
@@ -105,6 +106,14 @@ class ScreenSet(Mapping):
 
     def built(self) -> list[str]:
         return list(self._built)
+
+    def keep_only(self, keys: set[str]) -> None:
+        """Let go of every built screen not in `keys`, except the one showing."""
+        manager = self._manager
+        for key in [k for k in self._built if k not in keys and k != manager.current]:
+            screen = self._built.pop(key)
+            manager.remove_widget(screen)
+            manager.transition.forget(screen)
 
 
 class KioskApp(App):
@@ -195,8 +204,10 @@ class KioskApp(App):
             self._settle_event = Clock.schedule_once(lambda _dt: self._settled(), SETTLED_AFTER_S)
 
     def _settled(self) -> None:
-        """Prepare the screen that most likely comes next, so that its first fade is as smooth as
-        any, then tidy the memory (memory.py)."""
+        """Let go of the screens that cannot come back for a while, prepare the one that most
+        likely comes next (so that its first fade is as smooth as any), then tidy the memory
+        (memory.py)."""
+        self.screens.keep_only(worth_keeping(self.manager.current))
         upcoming = NEXT.get(self.manager.current)
         if upcoming is not None:
             screen = self.screens[upcoming]

@@ -14,6 +14,8 @@ in software GL that set-up made the first frame of each fade twice the 16.7 ms b
 
 from __future__ import annotations
 
+import weakref
+
 from kivy.core.window import Window
 from kivy.graphics import (
     ClearBuffers,
@@ -26,10 +28,15 @@ from kivy.graphics import (
     Rectangle,
     Translate,
 )
+from kivy.properties import ObjectProperty
 from kivy.uix.screenmanager import TransitionBase
 
 
 class PictureFade(TransitionBase):
+    # Kivy keeps the last fade's two screens here; None lets the kiosk forget one it lets go.
+    screen_in = ObjectProperty(None, allownone=True)
+    screen_out = ObjectProperty(None, allownone=True)
+
     def __init__(self, *, background, **kwargs):
         super().__init__(**kwargs)
         self.background = tuple(background)
@@ -40,7 +47,7 @@ class PictureFade(TransitionBase):
         self._picture: Rectangle | None = None
         self._drawn = InstructionGroup()  # the picture as drawn over the manager's screens
         self._rehearsing = None  # a screen drawn unseen for one frame
-        self.rehearsed: set = set()  # once is enough
+        self.rehearsed = weakref.WeakSet()  # once is enough (a screen let go is forgotten)
 
     def _make(self, size: tuple[int, int]) -> None:
         self._size = size
@@ -60,6 +67,14 @@ class PictureFade(TransitionBase):
         self._picture = Rectangle(size=size, texture=self._old.texture)
         self._drawn.add(self._picture)
         self._drawn.add(Color(1, 1, 1, 1))  # nothing drawn after the picture inherits its veil
+
+    def forget(self, screen) -> None:
+        """Hold on to nothing of `screen`, which the kiosk is letting go (never mid-fade)."""
+        self.rehearsed.discard(screen)
+        if self.screen_in is screen:
+            self.screen_in = None
+        if self.screen_out is screen:
+            self.screen_out = None
 
     def _into_picture(self, screen) -> None:
         """Let `screen` draw into the picture (made to the manager's size), from its corner."""

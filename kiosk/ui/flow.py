@@ -16,6 +16,15 @@ SESSION_SCREENS = {"fill": FILL, "heating": WARM, "ready": READY, "soaking": SOA
 # The screen a customer most likely sees next: the kiosk prepares it while this one is still.
 NEXT = {OFFLINE: HOME, HOME: HEALTH, HEALTH: FILL, FILL: WARM, WARM: READY, READY: SOAK, SOAK: STEP,
         STEP: DONE, DONE: HOME}
+# Where a screen can lead back to without going home first: cooling water turns ready to warming.
+BACK = {READY: WARM}
+
+
+def worth_keeping(current: str) -> set[str]:
+    """The screens the kiosk keeps built while `current` shows: itself, home, the one most likely
+    next and the one it can fall back to. Any other is let go (and built again if it is wanted
+    after all): the warm-up screens once the soak has begun, the session's once it is over."""
+    return {current, HOME} | {key for key in (NEXT.get(current), BACK.get(current)) if key}
 
 
 @dataclass

@@ -113,12 +113,11 @@ class OffscreenKiosk:
 
     def tap(self, widget) -> None:
         """A finger on the middle of `widget`: touch down, touch up, then a frame."""
-        from kivy.tests import UnitTestTouch
+        from .fingertip import Fingertip
 
-        x, y = widget.to_window(*widget.center)
-        touch = UnitTestTouch(x, y)
-        touch.touch_down()
-        touch.touch_up()
+        touch = Fingertip(self.Window, *widget.to_window(*widget.center))
+        self.EventLoop.post_dispatch_input("begin", touch)
+        self.EventLoop.post_dispatch_input("end", touch)
         self.pump()
 
     def tap_text(self, text: str) -> None:

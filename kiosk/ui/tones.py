@@ -7,7 +7,6 @@ exponential decay, and every sound fades to exactly zero at its end, so nothing 
 
 from __future__ import annotations
 
-import functools
 import io
 import math
 import sys
@@ -60,9 +59,9 @@ def samples(tone: Tone, volume: float, rate_hz: int = RATE_HZ) -> array:
     return array("h", (round(x * scale) for x in mix))
 
 
-@functools.lru_cache(maxsize=8)
 def _shape(tone: Tone, rate_hz: int) -> tuple[float, ...]:
-    """The tone's waveform with a peak of exactly 1 (computed once: volume only scales it)."""
+    """The tone's waveform with a peak of exactly 1. Not cached: the kiosk writes each tone once
+    (sound.write_tones), and kept it would hold 5 MB of floats for good."""
     count = round(tone.length_s * rate_hz)
     mix = [0.0] * count
     for note in tone.notes:

@@ -5,9 +5,10 @@ handed back."""
 from __future__ import annotations
 
 import gc
+import weakref
 
 from kiosk.ui import flow, memory
-from tests.kiosk.ui.drive import card
+from tests.kiosk.ui.drive import api, card, go_to
 
 
 def test_the_flow_names_the_next_screen_of_every_customer_screen_and_it_is_a_screen():
@@ -69,6 +70,41 @@ def test_a_still_screen_gets_its_next_one_prepared_and_memory_tidied(kiosk):
     k.app._settled()  # what the kiosk does once the screen has been still a moment
     assert "fill" in k.app.screens.built()
     assert gc.get_freeze_count() > 0  # the survivors of a full collection, set aside
+
+
+def test_worth_keeping_is_the_screen_home_its_next_and_where_it_falls_back_to():
+    assert flow.worth_keeping(flow.SOAK) == {flow.SOAK, flow.HOME, flow.STEP}
+    assert flow.worth_keeping(flow.READY) == {flow.READY, flow.HOME, flow.SOAK, flow.WARM}
+    assert flow.worth_keeping(flow.HOME) == {flow.HOME, flow.HEALTH}
+    assert flow.worth_keeping(flow.STAFF) == {flow.STAFF, flow.HOME}
+
+
+def test_screens_that_cannot_come_back_are_let_go_and_built_again_when_wanted(kiosk):
+    k = kiosk
+    k.tap(card(k, "Classic"))
+    k.wait_screen("health")
+    go_to(k, "ready")
+    k.app._settled()
+    assert {"ready", "soak", "warm", "home"} <= set(k.app.screens.built())  # cooling: warm again
+    gone = [weakref.ref(k.app.screens[key]) for key in ("warm", "ready")]
+    api(k, "confirm")  # feet in: the soak begins
+    k.step()
+    k.settle()
+    k.wait_screen("soak")
+    k.app._settled()
+    assert set(k.app.screens.built()) == {"soak", "step", "home"}
+    memory.collect()  # as the kiosk's next still moment does
+    # Nothing held on to them (the fade from ready to soak had): their memory is free.
+    assert [screen() for screen in gone] == [None, None]
+    api(k, "stop")
+    k.settle()
+    k.wait_screen("home")
+    k.app._settled()
+    assert set(k.app.screens.built()) == {"home", "health"}
+    k.tap(card(k, "Classic"))  # the next customer: the screens come back as they are wanted
+    k.wait_screen("health")
+    go_to(k, "fill")
+    assert k.app.screens["fill"].parent is k.app.manager
 
 
 def test_collect_sets_the_survivors_aside_and_a_later_collect_looks_at_them_again():
