@@ -130,6 +130,7 @@ class KioskApp(App):
         # on a dark screen only wakes it.
         self.light = ScreenLight(Dimmer.for_blank_after(blank_after_s), backlight or Backlight())
         self._light_event = None
+        self._trim_event = None
         use_language(language)
         self.socket_path = Path(socket_path)
         self.ui = UiState()
@@ -169,13 +170,12 @@ class KioskApp(App):
         Window.bind(on_touch_down=self._wake, on_touch_move=self._held, on_touch_up=self._lifted)
         self._light_event = Clock.schedule_interval(
             lambda dt: self.light.tick(time.monotonic(), keep_lit(self.status)), 1.0)
+        self._trim_event = Clock.schedule_interval(lambda _dt: self._trim(), memory.TRIM_EVERY_S)
         self.repace()
 
     def on_stop(self):
         Window.unbind(on_touch_down=self._wake, on_touch_move=self._held, on_touch_up=self._lifted)
-        if self._light_event is not None:
-            self._light_event.cancel()
-        for event in (self._pace_check, self._settle_event):
+        for event in (self._light_event, self._trim_event, self._pace_check, self._settle_event):
             if event is not None:
                 event.cancel()
         if self.link is not None:
@@ -215,6 +215,10 @@ class KioskApp(App):
             Clock.schedule_once(lambda _dt: self.manager.transition.rehearse(screen), 0.2)
         memory.collect()
         memory.trim()
+
+    def _trim(self) -> None:
+        if not self.manager.transition.is_active:  # never in a fade, where each frame counts
+            memory.trim()
 
     def moving(self, what: str, on: bool) -> None:
         self.pace.moving(what, on)

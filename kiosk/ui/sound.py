@@ -8,10 +8,10 @@ app passes it to the controller, which owns the pin. Volume 0 mutes both.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,7 +41,7 @@ def cache_dir() -> Path:
 def write_tones(folder: Path) -> dict[str, Path]:
     """Each cue's WAV file in `folder`, made only when missing.
 
-    The name carries a hash of the tone's recipe, so changed tones get new files and an
+    The name carries a checksum of the tone's recipe, so changed tones get new files and an
     unchanged kiosk starts without synthesising anything. Written at full volume: the player
     sets the volume when it plays.
     """
@@ -49,7 +49,9 @@ def write_tones(folder: Path) -> dict[str, Path]:
     paths = {}
     for cue, tone in tones.TONES.items():
         recipe = repr((tone, tones.PARTIALS, tones.FADE_OUT_S, tones.RATE_HZ)).encode()
-        path = folder / f"{cue}-{hashlib.sha256(recipe).hexdigest()[:12]}.wav"
+        # A checksum, not a secure hash: it only tells recipes apart (and hashlib would bring
+        # OpenSSL's code into the kiosk's memory for it).
+        path = folder / f"{cue}-{zlib.crc32(recipe):08x}.wav"
         if not path.is_file():
             # Write beside, then rename: a kiosk killed mid-write never leaves half a file.
             with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as out:

@@ -107,6 +107,19 @@ def test_screens_that_cannot_come_back_are_let_go_and_built_again_when_wanted(ki
     assert k.app.screens["fill"].parent is k.app.manager
 
 
+def test_the_kiosk_hands_memory_back_every_few_seconds_but_never_mid_fade(kiosk, monkeypatch):
+    k = kiosk
+    trims = []
+    monkeypatch.setattr(memory, "trim", lambda: trims.append(k.screen))
+    assert k.app._trim_event.timeout == memory.TRIM_EVERY_S  # a countdown's redraws leave freed memory
+    k.app._trim()
+    assert trims == ["home"]
+    k.tap(card(k, "Classic"))
+    assert k.app.manager.transition.is_active
+    k.app._trim()
+    assert trims == ["home"]
+
+
 def test_collect_sets_the_survivors_aside_and_a_later_collect_looks_at_them_again():
     gc.unfreeze()
     try:
