@@ -579,7 +579,8 @@ def _renderer() -> str:
 
 
 def child(mode: str, socket_path: Path) -> int:
-    """The kiosk as `run_kiosk` starts it (window set up first, then the app), plus the probe."""
+    """The kiosk as `footbath kiosk` leaves it running (`python -m kiosk.ui.main`: the window set
+    up first, then the app), plus the probe."""
     from kiosk.ui.main import configure
 
     configure(fullscreen=False)
@@ -593,10 +594,9 @@ def child(mode: str, socket_path: Path) -> int:
 
     if mode == "bare":
         return bare_window(Clock, Window)
-    from kiosk.ui.app import KioskApp
-    from kiosk.ui.sound import Sound
+    from kiosk.ui.main import build_kiosk
 
-    app = KioskApp(socket_path, sound=Sound.open())
+    app = build_kiosk(socket_path)
     probe = Probe(app, stop_at_home=mode == "start")
     probe.watch(Window)
     if mode == "run":

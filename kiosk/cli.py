@@ -224,11 +224,15 @@ def dispatch(args: argparse.Namespace) -> int:
     if command == "run":
         return run(config, args)
     if command == "kiosk":
-        from .ui.main import run_kiosk
+        from .ui import main as kiosk_main
 
-        return run_kiosk(config.paths.socket, language=config.kiosk.language, volume=config.kiosk.volume,
-                         fullscreen=not args.window, rotation=config.kiosk.rotation,
-                         blank_after_s=config.kiosk.blank_after_s)
+        # The config is read and good: the kiosk starts afresh without what reading it took.
+        argv = kiosk_main.command(config.paths.socket, language=config.kiosk.language,
+                                  volume=config.kiosk.volume, rotation=config.kiosk.rotation,
+                                  blank_after_s=config.kiosk.blank_after_s, window=args.window)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(argv[0], argv)
     if command == "screenshots":
         from .ui.screenshots import take_screenshots
 

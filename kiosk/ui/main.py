@@ -2,11 +2,18 @@
 
 Kivy reads its settings when its window module is first imported, so everything here happens
 before `app` is imported.
+
+`footbath kiosk` reads and checks the config, then becomes `python -m kiosk.ui.main` with the
+kiosk's settings on its command line (`command`): the same process, started afresh, so the
+config's parser (PyYAML, the routine checker: 8 MB) is not kept in the kiosk's memory for as
+long as it runs.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 from pathlib import Path
 
 
@@ -53,3 +60,31 @@ def run_kiosk(socket_path: Path, *, language: str = "en", volume: float = 0.6, f
     configure(fullscreen=fullscreen, rotation=rotation)
     build_kiosk(socket_path, language=language, volume=volume, blank_after_s=blank_after_s).run()
     return 0
+
+
+def command(socket_path: Path, *, language: str, volume: float, rotation: int, blank_after_s: float,
+            window: bool) -> list[str]:
+    """The command line that runs the kiosk with these settings (read by `main`)."""
+    return [sys.executable, "-m", "kiosk.ui.main", "--socket", str(socket_path), "--language", language,
+            "--volume", repr(volume), "--rotation", str(rotation), "--blank-after-s", repr(blank_after_s),
+            *(["--window"] if window else [])]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m kiosk.ui.main",
+        description="The touchscreen with its settings given here; `footbath kiosk` reads them from "
+                    "the config and starts this.")
+    parser.add_argument("--socket", type=Path, required=True, help="the controller's API socket")
+    parser.add_argument("--language", default="en")
+    parser.add_argument("--volume", type=float, default=0.6)
+    parser.add_argument("--rotation", type=int, default=0)
+    parser.add_argument("--blank-after-s", type=float, default=300.0)
+    parser.add_argument("--window", action="store_true", help="an 800x480 window, not full screen")
+    args = parser.parse_args(argv)
+    return run_kiosk(args.socket, language=args.language, volume=args.volume,
+                     fullscreen=not args.window, rotation=args.rotation, blank_after_s=args.blank_after_s)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

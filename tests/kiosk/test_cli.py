@@ -4,6 +4,7 @@ bad config stopping every command before it does anything. Run as the real progr
 import os
 import re
 import shlex
+import socket
 import subprocess
 import sys
 from importlib import metadata
@@ -247,3 +248,48 @@ def test_screenshots_into_a_place_that_cannot_hold_them_is_a_clear_error(where, 
     done = run_cli("--config", str(good_config), "screenshots", "--out", str(tmp_path / where))
     assert done.returncode == 1
     assert "cannot write the pictures into" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_kiosk_reads_the_config_then_runs_as_the_lean_kiosk_process(tmp_path):
+    """`footbath kiosk` becomes `python -m kiosk.ui.main` (same process) with the config's
+    settings, and the config's parser is not in its memory; the kiosk then dials the socket."""
+    socket_path = tmp_path / "api.sock"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"paths:\n  socket: {socket_path}\nkiosk:\n  language: de\n  volume: 0.3\n")
+    env = {k: v for k, v in os.environ.items() if k != "FOOTBATH_CONFIG"}
+    env.update(SDL_VIDEODRIVER="offscreen", SDL_AUDIODRIVER="dummy", KIVY_NO_CONSOLELOG="1",
+               KIVY_HOME=str(tmp_path / "kivy"), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(socket_path))
+        listener.listen(1)
+        listener.settimeout(60)
+        kiosk = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "--config", str(config), "kiosk",
+                                  "--window"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            connection, _ = listener.accept()  # the kiosk's link, from the process it became
+            connection.close()
+            argv = Path(f"/proc/{kiosk.pid}/cmdline").read_bytes().decode().split("\0")
+            maps = Path(f"/proc/{kiosk.pid}/maps").read_text()
+        finally:
+            kiosk.kill()  # SDL holds SIGTERM back for its own loop
+            kiosk.wait(timeout=60)
+    assert argv[1:3] == ["-m", "kiosk.ui.main"]
+    assert argv[argv.index("--socket") + 1] == str(socket_path)
+    assert argv[argv.index("--language") + 1] == "de" and float(argv[argv.index("--volume") + 1]) == 0.3
+    assert "--window" in argv
+    assert "_window_sdl2" in maps and "_yaml" not in maps  # Kivy's window, and no PyYAML
+
+
+def test_the_kiosk_command_line_carries_every_setting(monkeypatch):
+    from kiosk.ui import main as kiosk_main
+
+    started = {}
+    monkeypatch.setattr(kiosk_main, "run_kiosk",
+                        lambda socket_path, **settings: started.update(socket=socket_path, **settings) or 0)
+    argv = kiosk_main.command(Path("/run/footbath/api.sock"), language="de", volume=0.35, rotation=180,
+                              blank_after_s=90.5, window=False)
+    assert argv[:3] == [sys.executable, "-m", "kiosk.ui.main"]
+    assert kiosk_main.main(argv[3:]) == 0
+    assert started == {"socket": Path("/run/footbath/api.sock"), "language": "de", "volume": 0.35,
+                       "rotation": 180, "blank_after_s": 90.5, "fullscreen": True}
