@@ -7,12 +7,13 @@ size changes.
 
 from __future__ import annotations
 
-from kivy.graphics import Color, Ellipse, Line, Mesh
+from kivy.graphics import Color, Ellipse, Mesh
 from kivy.graphics.tesselator import TYPE_POLYGONS, WINDING_ODD, Tesselator
 from kivy.properties import StringProperty
 from kivy.uix.widget import Widget
 
 from . import footart, theme
+from .widgets import stroke
 
 FILLS = {
     footart.SKIN: theme.ART_SKIN,
@@ -61,25 +62,25 @@ class Illustration(Widget):
                 if shape.marks:
                     Color(*MARKS.get(shape.kind, theme.ART_DETAIL))
                     for mark in shape.marks:
-                        Line(points=place(mark), width=line_w * 0.8, cap="round", joint="round")
+                        stroke(points=place(mark), width=line_w * 0.8, cap="round")
                 Color(*theme.ART_LINE)
-                Line(points=flat, width=line_w, close=shape.closed, joint="round")
+                stroke(points=flat, width=line_w, close=shape.closed)
             Color(*theme.ART_DETAIL)
             for detail in art.details:
-                Line(points=place(detail), width=line_w * 0.8, cap="round", joint="round")
+                stroke(points=place(detail), width=line_w * 0.8, cap="round")
             Color(*theme.ART_PATH)
             path_w = max(2.0, side * 0.017)
-            for stroke in art.strokes:
-                Line(points=place(stroke.points), width=path_w, cap="round", joint="round")
-                if stroke.arrow:
-                    Line(points=place(stroke.arrow), width=path_w, cap="round", joint="round")
+            for path in art.strokes:
+                stroke(points=place(path.points), width=path_w, cap="round")
+                if path.arrow:
+                    stroke(points=place(path.arrow), width=path_w, cap="round")
             r = max(4.0, side * 0.026)
             for x, y in art.presses:
                 cx, cy = ox + x * side, oy + y * side
                 Color(*theme.ART_PRESS)
                 Ellipse(pos=(cx - r, cy - r), size=(2 * r, 2 * r))
                 Color(*theme.ART_LINE)
-                Line(circle=(cx, cy, r), width=max(1.0, line_w * 0.7))
+                stroke(circle=(cx, cy, r), width=max(1.0, line_w * 0.7))
 
 
 POLYGON_MAX = 32  # corners of each convex piece of a fill

@@ -18,6 +18,9 @@ from pathlib import Path
 
 
 def configure(*, fullscreen: bool, rotation: int = 0, width: int = 800, height: int = 480) -> None:
+    from .memory import map_large_blocks
+
+    map_large_blocks()  # before Kivy and the GL driver allocate anything
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_NO_FILELOG", "1")  # logs go to stderr, i.e. the journal
     from kivy.config import Config

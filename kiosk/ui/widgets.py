@@ -48,6 +48,14 @@ def _let_go_of_drawn_text() -> None:
 _let_go_of_drawn_text()
 
 
+def stroke(**kwargs) -> Line:
+    """A Kivy Line with bevelled joints unless told otherwise. Kivy rounds every joint with ten
+    triangles; on a smooth curve (a ring, a foot's outline, a graph) that looks no different from a
+    bevel, and drawn in software it kept 2 MB more of the renderer's memory (bench.ui)."""
+    kwargs.setdefault("joint", "bevel")
+    return Line(**kwargs)
+
+
 def hex_of(colour) -> str:
     """A theme colour as markup wants it: 'f2b880'."""
     return "".join(f"{round(c * 255):02x}" for c in colour[:3])
@@ -250,9 +258,9 @@ class Ring(Widget):
         super().__init__(**kwargs)
         with self.canvas:
             Color(*theme.TRACK)
-            self._track = Line(width=self.thickness / 2)
+            self._track = stroke(width=self.thickness / 2)
             self._colour = Color(*theme.ACCENT)
-            self._arc = Line(width=self.thickness / 2, cap="round")
+            self._arc = stroke(width=self.thickness / 2, cap="round")
         self._time = FitText(size=theme.HUGE, smallest=theme.SMALL, bold=True, halign="center")
         self._caption = FitText(size=theme.SMALL, smallest=theme.MIN_READ, colour=theme.TEXT_SOFT,
                                 halign="center")
@@ -301,11 +309,11 @@ class TempGraph(Widget):
             Color(*theme.SURFACE)
             self._panel = RoundedRectangle(radius=[theme.RADIUS])
             Color(*theme.TRACK)
-            self._base = Line(width=1.2)
+            self._base = stroke(width=1.2)
             Color(*theme.WARM[:3], 0.8)
-            self._target = Line(width=1.5)
+            self._target = stroke(width=1.5)
             Color(*theme.ACCENT)
-            self._line = Line(width=2.5, joint="round", cap="round")
+            self._line = stroke(width=2.5, cap="round")
             self._dot = Ellipse(size=(0, 0))
         self._target_label = Text("", size=theme.SMALL - 2, colour=theme.WARM, halign="right")
         self._start_label = Text("0", size=theme.SMALL - 4, colour=theme.TEXT_SOFT)
@@ -369,13 +377,13 @@ class Sign(Widget):
                 Ellipse(pos=(cx - width * 1.3, cy - s * 0.24 - width * 1.3), size=(width * 2.6, width * 2.6))
             elif self.kind == "done":
                 Color(*theme.ACCENT)
-                Line(circle=(cx, cy, s * 0.44), width=width)
+                stroke(circle=(cx, cy, s * 0.44), width=width)
                 Line(points=[cx - s * 0.2, cy, cx - s * 0.05, cy - s * 0.15, cx + s * 0.22, cy + s * 0.14],
                      width=width * 1.2, cap="round", joint="round")
             else:
                 Color(*theme.TEXT_SOFT)
-                Line(circle=(cx, cy, s * 0.4, 20, 160), width=width, cap="round")
-                Line(circle=(cx, cy, s * 0.4, 200, 340), width=width, cap="round")
+                stroke(circle=(cx, cy, s * 0.4, 20, 160), width=width, cap="round")
+                stroke(circle=(cx, cy, s * 0.4, 200, 340), width=width, cap="round")
                 Color(*theme.ACCENT)
                 for dx in (-s * 0.14, 0.0, s * 0.14):
                     Ellipse(pos=(cx + dx - width, cy - width), size=(2 * width, 2 * width))

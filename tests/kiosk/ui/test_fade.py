@@ -5,10 +5,17 @@ handed back."""
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 import weakref
+from pathlib import Path
+
+import pytest
 
 from kiosk.ui import flow, memory
 from tests.kiosk.ui.drive import api, card, go_to
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_the_flow_names_the_next_screen_of_every_customer_screen_and_it_is_a_screen():
@@ -130,6 +137,39 @@ def test_collect_sets_the_survivors_aside_and_a_later_collect_looks_at_them_agai
         assert gc.get_freeze_count() >= frozen * 0.9  # unfrozen, collected, frozen again
     finally:
         gc.unfreeze()
+
+
+MAPPED_AFTER_BLOCKS = """
+import ctypes, ctypes.util, sys
+from kiosk.ui import memory
+class MallInfo(ctypes.Structure):  # glibc's struct mallinfo2
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+        "keepcost")]
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.mallinfo2.restype = MallInfo
+if sys.argv[1] == "kiosk":
+    assert memory.map_large_blocks()
+before = libc.mallinfo2().hblkhd
+blocks = [libc.malloc(96 * 1024) for _ in range(50)]  # under glibc's own starting threshold
+print(libc.mallinfo2().hblkhd - before)
+"""
+
+
+@pytest.mark.parametrize("process", ["kiosk", "plain"])
+def test_large_blocks_get_mappings_of_their_own_in_the_kiosk(process):
+    """Once the heap has no room left, a large block is mapped on its own (and handed back whole
+    when freed) rather than growing the heap: in the kiosk from 64 KB, elsewhere from 128 KB up."""
+    if memory._glibc("mallinfo2") is None:
+        pytest.skip("not glibc")
+    done = subprocess.run([sys.executable, "-c", MAPPED_AFTER_BLOCKS, process], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=True)
+    mapped = int(done.stdout)
+    if process == "kiosk":
+        assert mapped >= 40 * 96 * 1024
+    else:
+        assert mapped == 0
 
 
 def test_trim_says_whether_the_c_library_could_hand_memory_back():
