@@ -445,8 +445,7 @@ class StaffScreen(KioskScreen):
                                fill=theme.SURFACE_PRESSED, fill_pressed=theme.TRACK)
         self.cancel = BigButton(_("Cancel cleaning"), lambda: kiosk.clean("cancel"), size=theme.SMALL,
                                 fill=theme.SURFACE_PRESSED, fill_pressed=theme.TRACK)
-        self.volume = Text("", size=theme.SMALL, colour=theme.TEXT_SOFT, size_hint_y=None, height=30)
-        left = Panel(self.summary, self.volume, self.ack, orientation="vertical")
+        left = Panel(self.summary, self.ack, orientation="vertical")
         right = Panel(self.cleaning, row(self.clean, self.cancel, spacing=8), orientation="vertical")
         settings = row(BigButton(_("Quieter"), lambda: kiosk.change_volume(-0.1), size=theme.SMALL),
                        BigButton(_("Louder"), lambda: kiosk.change_volume(0.1), size=theme.SMALL),
@@ -470,6 +469,8 @@ class StaffScreen(KioskScreen):
             else [_("All routine files are valid")]
         if status.get("journal_error"):
             lines.append(status["journal_error"])
+        lines.append(_("Volume {pct} %, brightness {light} %").format(
+            pct=round(self.kiosk.volume * 100), light=round(self.kiosk.light.brightness * 100)))
         self.summary.text = "\n".join(lines)
         self.ack.enabled = bool(status["faults"])
         c = status.get("cleaning")
@@ -485,8 +486,6 @@ class StaffScreen(KioskScreen):
             self.clean.text = _("Start cleaning")
             self.clean.enabled = True
         self.cancel.enabled = bool(c)
-        self.volume.text = _("Volume {pct} %, brightness {light} %").format(
-            pct=round(self.kiosk.volume * 100), light=round(self.kiosk.light.brightness * 100))
 
 
 SCREENS = (HomeScreen, HealthScreen, FillScreen, WarmScreen, ReadyScreen, SoakScreen, StepScreen,

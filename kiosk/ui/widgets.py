@@ -15,6 +15,7 @@ from functools import lru_cache
 from kivy.core.text import Label as CoreLabel
 from kivy.core.text.markup import MarkupLabel as CoreMarkupLabel
 from kivy.graphics import Color, Ellipse, Line, RoundedRectangle
+from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
@@ -100,6 +101,22 @@ def fitting_size(text: str, width: float, height: float, largest: int, smallest:
     return sizes[fitting]
 
 
+# A Text's picture of its words is only as tall as they are, placed in its box by `valign`:
+# Kivy's own label rule would make it the size of the whole box, most of it empty.
+Builder.load_string("""
+<-Text>:
+    canvas:
+        Color:
+            rgba: 1, 1, 1, 1
+        Rectangle:
+            texture: self.texture
+            size: self.texture_size
+            pos: (int(self.center_x - self.texture_size[0] / 2.), \
+                  int(self.top - self.texture_size[1] if self.valign == "top" else \
+                      self.y if self.valign == "bottom" else self.center_y - self.texture_size[1] / 2.))
+""")
+
+
 class Text(Label):
     """A label that wraps to its width and keeps to the theme."""
 
@@ -110,7 +127,7 @@ class Text(Label):
         self.bind(size=self._wrap)
 
     def _wrap(self, *_):
-        self.text_size = (self.width, self.height)
+        self.text_size = (self.width, None)
 
 
 class FitText(Text):

@@ -1,6 +1,7 @@
 """Text on the kiosk: fitted text takes the largest type that shows every word in its box, from its
 own size down the theme's type scale (the bisection finds the size that trying each one in turn
-would), and a drawn text keeps its texture only, not a second copy of its pixels."""
+would), a drawn text keeps its texture only, not a second copy of its pixels, and that texture is
+only as tall as the words."""
 
 from __future__ import annotations
 
@@ -61,3 +62,22 @@ def test_a_drawn_text_keeps_its_texture_and_lets_go_of_its_drawing(window):
         label.texture_update()
         assert label.texture is not None and label.texture.width > 0
         assert getattr(label._label, "_surface", None) is None
+
+
+@pytest.mark.parametrize("valign", ["top", "middle", "bottom"])
+def test_a_texts_picture_is_as_tall_as_its_words_and_sits_where_valign_says(window, valign):
+    from kivy.graphics import Rectangle
+    from kivy.lang import Builder
+
+    from kiosk.ui.widgets import Text
+
+    text = Text("Two short\nlines", size=22, valign=valign, size_hint=(None, None), pos=(10, 20))
+    text.size = (300, 240)  # `size` is the type's size here
+    text.texture_update()
+    Builder.sync()  # what the next frame does first: the canvas follows the widget
+    words_h = text.texture.height
+    assert text.texture.width == 300 and 0 < words_h < 240 / 2  # not a picture of the whole box
+    drawn = [i for i in text.canvas.children if isinstance(i, Rectangle) and i.texture is text.texture]
+    assert len(drawn) == 1 and tuple(drawn[0].size) == (300, words_h)
+    expected_y = {"top": 20 + 240 - words_h, "middle": int(20 + 120 - words_h / 2), "bottom": 20}[valign]
+    assert drawn[0].pos == (10, expected_y)
