@@ -176,7 +176,9 @@ def table(result: dict) -> str:
         "its routine cards, the fade from the start-up screen done. The very first start also "
         "writes the tones and Mesa's shader cache, as a new kiosk does once.",
         "CPU: utime+stime of the kiosk process (all its threads) from /proc, with the frames drawn "
-        "meanwhile; the controller is a process of its own. Memory: VmRSS also counts the shared "
+        "meanwhile; the controller is a process of its own. Memory: VmRSS in MB of 10^6 bytes, "
+        "on the home screen, after the taps, in a soak and on the first massage step (its ring "
+        "pacing the reps); it also counts the shared "
         "libraries mapped (RssFile in --json), Mesa's LLVM among them. The floor under it is a "
         "process that only opens Kivy's window as the kiosk does and draws one label: that much "
         "is Python, Kivy, SDL and the GL driver before the kiosk's first widget.",
@@ -387,6 +389,11 @@ def measure(plan: Plan) -> dict:
             soak_cpu, soak_redraws = kiosk.cpu_over(plan.soak_s)
             memory["soak"] = kiosk.memory_mb()
             phase_after = serve.request("status")["phase"]
+            # The first massage step (its ring paces the reps): as long on screen as the soak was.
+            serve.request("next")
+            kiosk.expect("screen", name="step")
+            time.sleep(plan.settle_s + plan.soak_s)
+            memory["step"] = kiosk.memory_mb()
             kiosk.send("quit")
             kiosk.wait()
             kiosk = KioskProcess(socket_path, "bare", folder / "bare.log", homes)

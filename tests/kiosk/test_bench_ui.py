@@ -23,7 +23,7 @@ DEADLINE_S = 180  # only a hung bench takes this long; a quick run takes seconds
 @pytest.fixture(scope="module")
 def quick_run() -> dict:
     """One `--quick --json` run: a controller process, two kiosk starts (the first one writes
-    the caches), then a kiosk process idle, tapped and soaking."""
+    the caches), then a kiosk process idle, tapped, soaking and on a massage step."""
     # A session of its own, so that a hung bench is ended together with its controller and kiosk.
     bench = subprocess.Popen([sys.executable, "-m", "bench.ui", "--quick", "--json"], cwd=ROOT,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -63,7 +63,7 @@ def test_quick_run_has_the_planned_shape(quick_run):
     assert f["soak_cpu_pct"]["phase_after"] == "soaking"  # the soak CPU was measured in a soak
     for key in ("idle_cpu_pct", "soak_cpu_pct"):
         assert f[key]["redraws_per_s"] >= 0
-    assert set(f["rss_mb"]["at"]) == {"home", "taps", "soak"}
+    assert set(f["rss_mb"]["at"]) == {"home", "taps", "soak", "step"}
     for memory in f["rss_mb"]["at"].values():
         assert 0 < memory["anon"] + memory["file"] < memory["rss"] + 1e-6  # the rest: shared memory
     assert f["rss_mb"]["value"] == max(m["rss"] for m in f["rss_mb"]["at"].values())
