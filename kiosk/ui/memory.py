@@ -49,20 +49,16 @@ def _glibc(function: str):
         return None
 
 
-def _malloc_trim():
-    return _glibc("malloc_trim")
-
-
 def map_large_blocks() -> bool:
-    """Serve every block of MAP_FROM_BYTES or more by its own mapping; False where the C library
-    cannot (not glibc)."""
+    """Give a block of MAP_FROM_BYTES or more its own mapping when the heap has no room for it,
+    rather than growing the heap; False where the C library cannot (not glibc)."""
     mallopt = _glibc("mallopt")
     return mallopt is not None and mallopt(M_MMAP_THRESHOLD, MAP_FROM_BYTES) == 1
 
 
 def trim() -> bool:
     """Return freed memory to the system; False where the C library cannot (not glibc)."""
-    malloc_trim = _malloc_trim()
+    malloc_trim = _glibc("malloc_trim")
     if malloc_trim is None:
         return False
     malloc_trim(0)

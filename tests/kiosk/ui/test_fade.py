@@ -174,4 +174,4 @@ def test_large_blocks_get_mappings_of_their_own_in_the_kiosk(process):
 
 def test_trim_says_whether_the_c_library_could_hand_memory_back():
     assert memory.trim() in (True, False)
-    assert memory.trim() is (memory._malloc_trim() is not None)
+    assert memory.trim() is (memory._glibc("malloc_trim") is not None)
