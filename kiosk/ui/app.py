@@ -22,7 +22,7 @@ from . import memory, theme
 from . import words as w
 from .backlight import Backlight, Dimmer, ScreenLight, keep_lit
 from .cues import Cues
-from .fade import PictureFade
+from .fade import CrossFade
 from .flow import HOME, NEXT, PIN, SESSION_SCREENS, STAFF, UiState, screen_for, worth_keeping
 from .i18n import _, use_language
 from .link import Link
@@ -154,7 +154,7 @@ class KioskApp(App):
         Window.clearcolor = theme.BACKGROUND
         root = BoxLayout(orientation="vertical")
         self.bar = TopBar(self)
-        fade = PictureFade(background=theme.BACKGROUND, duration=theme.TRANSITION_S)
+        fade = CrossFade(duration=theme.TRANSITION_S)
         self.manager = Screens(transition=fade)
         self.manager.transition.bind(is_active=self._fading)
         self.screens = ScreenSet(self, self.manager, SCREENS)

@@ -1,14 +1,20 @@
 """A picture for each step: a foot with the path and direction of the pressure.
 
-The geometry is in `footart` (pure, tested without a window); this widget only draws it with
-the Kivy canvas, in the theme's colours, and redraws only when the step, the foot or its own
-size changes.
+The geometry is in `footart` (pure, tested without a window). It is drawn once, with the Kivy
+canvas in the theme's colours, into a picture the widget then shows: one textured rectangle a
+frame instead of some sixty draws. That matters on a step screen, which redraws sixty times a
+second while its ring paces the reps; the software renderer keeps every draw of the last frame.
+A new picture is painted only when the step, the foot or the widget's size changes.
 """
 
 from __future__ import annotations
 
-from kivy.graphics import Color, Ellipse, Mesh
+import math
+
+from kivy.graphics import ClearBuffers, ClearColor, Color, Ellipse, Fbo, Mesh, Rectangle
+from kivy.graphics.opengl import GL_RGBA, GL_UNSIGNED_BYTE, glReadPixels
 from kivy.graphics.tesselator import TYPE_POLYGONS, WINDING_ODD, Tesselator
+from kivy.graphics.texture import Texture
 from kivy.properties import StringProperty
 from kivy.uix.widget import Widget
 
@@ -23,6 +29,7 @@ FILLS = {
     footart.DROP: theme.ART_DROP,
 }
 MARKS = {footart.TOWEL: theme.ART_TOWEL_STRIPE}  # lines on a light towel need a darker colour
+SMALLEST = 10  # px per unit of the drawing below which nothing is drawn
 
 
 class Illustration(Widget):
@@ -31,56 +38,111 @@ class Illustration(Widget):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._drawn: tuple | None = None
-        self.bind(pos=self._redraw, size=self._redraw, technique=self._redraw, foot=self._redraw)
+        self._painted: tuple | None = None
+        self._picture: Rectangle | None = None
+        self.bind(pos=self._place, size=self._repaint, technique=self._repaint, foot=self._repaint)
 
-    def _redraw(self, *_):
-        key = (self.technique, self.foot, tuple(self.pos), tuple(self.size))
-        if key == self._drawn:
-            return
-        self._drawn = key
-        self.canvas.clear()
-        art = footart.drawing(self.technique, mirrored=self.foot == "right")
-        # Fit the picture's own extent, not the unit square: a foot is tall and narrow, and
-        # fills a tall box far better that way.
-        x0, y0, x1, y1 = footart.bounds(art)
-        side = min(self.width / max(x1 - x0, 0.05), self.height / max(y1 - y0, 0.05))
-        if side < 10:
-            return
-        ox = self.x + (self.width - side * (x1 - x0)) / 2 - side * x0
-        oy = self.y + (self.height - side * (y1 - y0)) / 2 - side * y0
-        line_w = max(1.2, side * 0.008)
+    def _repaint(self, *_):
+        key = (self.technique, self.foot, int(self.width), int(self.height))
+        if key != self._painted:
+            self._painted = key
+            self.canvas.clear()
+            self._picture = None
+            texture = paint(self.technique, mirrored=self.foot == "right", box=key[2:])
+            if texture is not None:
+                with self.canvas:
+                    Color(1, 1, 1, 1)
+                    self._picture = Rectangle(texture=texture, size=texture.size)
+        self._place()
 
-        def place(points):
-            return [v for x, y in points for v in (ox + x * side, oy + y * side)]
+    def _place(self, *_):
+        if self._picture is not None:  # centred, on whole pixels: the picture is shown 1:1
+            # From x and width, not center_x: called on a size change, before Kivy updates that.
+            w, h = self._picture.size
+            self._picture.pos = (round(self.x + (self.width - w) / 2), round(self.y + (self.height - h) / 2))
 
-        with self.canvas:
-            for shape in art.shapes:
-                flat = place(shape.points)
-                Color(*FILLS.get(shape.kind, theme.ART_SKIN))
-                _fill(flat)
-                if shape.marks:
-                    Color(*MARKS.get(shape.kind, theme.ART_DETAIL))
-                    for mark in shape.marks:
-                        stroke(points=place(mark), width=line_w * 0.8, cap="round")
-                Color(*theme.ART_LINE)
-                stroke(points=flat, width=line_w, close=shape.closed)
-            Color(*theme.ART_DETAIL)
-            for detail in art.details:
-                stroke(points=place(detail), width=line_w * 0.8, cap="round")
-            Color(*theme.ART_PATH)
-            path_w = max(2.0, side * 0.017)
-            for path in art.strokes:
-                stroke(points=place(path.points), width=path_w, cap="round")
-                if path.arrow:
-                    stroke(points=place(path.arrow), width=path_w, cap="round")
-            r = max(4.0, side * 0.026)
-            for x, y in art.presses:
-                cx, cy = ox + x * side, oy + y * side
-                Color(*theme.ART_PRESS)
-                Ellipse(pos=(cx - r, cy - r), size=(2 * r, 2 * r))
-                Color(*theme.ART_LINE)
-                stroke(circle=(cx, cy, r), width=max(1.0, line_w * 0.7))
+
+def paint(technique: str, *, mirrored: bool, box: tuple[int, int]) -> Texture | None:
+    """The drawing as large as fits `box` (px), cropped to its own extent, on the screen's
+    background; None when that is too small to be worth drawing."""
+    art = footart.drawing(technique, mirrored=mirrored)
+    # Fit the picture's own extent, not the unit square: a foot is tall and narrow, and
+    # fills a tall box far better that way.
+    x0, y0, x1, y1 = footart.bounds(art)
+    side = min(box[0] / max(x1 - x0, 0.05), box[1] / max(y1 - y0, 0.05))
+    if side < SMALLEST:
+        return None
+    size = (min(box[0], math.ceil(side * (x1 - x0))), min(box[1], math.ceil(side * (y1 - y0))))
+    easel = _easel(size)
+    easel.clear()
+    with easel:
+        # Opaque, in the colour the picture sits on: the water's see-through fill blends with
+        # what is under it as it would on screen, which a transparent picture would not.
+        ClearColor(*theme.BACKGROUND)
+        ClearBuffers()
+        _draw(art, side, origin=(-side * x0, -side * y0))
+    easel.draw()
+    easel.bind()
+    try:
+        pixels = glReadPixels(0, 0, size[0], size[1], GL_RGBA, GL_UNSIGNED_BYTE)
+    finally:
+        easel.release()
+    easel.clear()  # the drawing's instructions are not needed any more
+    # Opaque throughout: where the water's fill blended in, the buffer's alpha fell below 1.
+    opaque = bytearray(pixels)
+    opaque[3::4] = b"\xff" * (size[0] * size[1])
+    texture = Texture.create(size=size, colorfmt="rgba")
+    texture.blit_buffer(opaque, colorfmt="rgba", bufferfmt="ubyte")
+    return texture
+
+
+_shared_easel: Fbo | None = None
+
+
+def _easel(size: tuple[int, int]) -> Fbo:
+    """One off-screen buffer for every picture, grown when a larger one is asked for: each
+    Kivy Fbo compiles a shader program of its own, which the renderer keeps (about 1 MB)."""
+    global _shared_easel
+    have = _shared_easel.size if _shared_easel is not None else (0, 0)
+    if size[0] > have[0] or size[1] > have[1]:
+        _shared_easel = Fbo(size=(max(size[0], have[0]), max(size[1], have[1])))
+    return _shared_easel
+
+
+def _draw(art: footart.Drawing, side: float, *, origin: tuple[float, float]) -> None:
+    """Kivy instructions for `art` at `side` px per unit, into the canvas being built."""
+    ox, oy = origin
+    line_w = max(1.2, side * 0.008)
+
+    def place(points):
+        return [v for x, y in points for v in (ox + x * side, oy + y * side)]
+
+    for shape in art.shapes:
+        flat = place(shape.points)
+        Color(*FILLS.get(shape.kind, theme.ART_SKIN))
+        _fill(flat)
+        if shape.marks:
+            Color(*MARKS.get(shape.kind, theme.ART_DETAIL))
+            for mark in shape.marks:
+                stroke(points=place(mark), width=line_w * 0.8, cap="round")
+        Color(*theme.ART_LINE)
+        stroke(points=flat, width=line_w, close=shape.closed)
+    Color(*theme.ART_DETAIL)
+    for detail in art.details:
+        stroke(points=place(detail), width=line_w * 0.8, cap="round")
+    Color(*theme.ART_PATH)
+    path_w = max(2.0, side * 0.017)
+    for path in art.strokes:
+        stroke(points=place(path.points), width=path_w, cap="round")
+        if path.arrow:
+            stroke(points=place(path.arrow), width=path_w, cap="round")
+    r = max(4.0, side * 0.026)
+    for x, y in art.presses:
+        cx, cy = ox + x * side, oy + y * side
+        Color(*theme.ART_PRESS)
+        Ellipse(pos=(cx - r, cy - r), size=(2 * r, 2 * r))
+        Color(*theme.ART_LINE)
+        stroke(circle=(cx, cy, r), width=max(1.0, line_w * 0.7))
 
 
 POLYGON_MAX = 32  # corners of each convex piece of a fill

@@ -35,7 +35,9 @@ PRIMARY_TEXT = BACKGROUND
 # warm orange, press points in sunny yellow: all clear on the dark screen.
 ART_SKIN = rgb("#2B6E76")
 ART_LINE = TEXT
-ART_DETAIL = rgb("#B9D3D2", 0.8)
+# #B9D3D2 at 80 % over the skin, made opaque: Kivy draws a see-through wide line through a
+# stencil, which the buffer pictures are painted in has none of.
+ART_DETAIL = rgb("#9DBFC0")
 ART_PATH = rgb("#FFB36B")
 ART_PRESS = rgb("#FFE08A")
 ART_TOWEL = rgb("#D9CBB5")
