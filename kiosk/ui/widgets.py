@@ -4,7 +4,9 @@ countdown ring, a temperature graph, panels and a few drawn signs.
 Text is never clipped: `FitText`, the buttons and the cards take the largest type that shows
 all of their words in their box (down to the theme's smallest readable size). The sizes are
 worked out with Kivy's own text layout, without drawing, and only when the words or the box
-change.
+change: once, just before the next frame. A layout passes through provisional sizes first, and
+every type size tried opens a font that stays open (SDL_ttf keeps them, some 90 KB each):
+fitting each provisional box opened ten fonts no screen showed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
+from kivy.clock import Clock
 from kivy.core.text import Label as CoreLabel
 from kivy.core.text.markup import MarkupLabel as CoreMarkupLabel
 from kivy.graphics import Color, Ellipse, Line, RoundedRectangle
@@ -71,6 +74,12 @@ def text_size(text: str, width: int, *, font_size: int, bold: bool = False, mark
     core.resolve_font_name()
     core.render()
     return tuple(core._internal_size)
+
+
+def fit_before_next_frame(fit):
+    """A trigger for `fit` that runs once, just before the next frame is drawn, when the layout
+    has given the widget its size (Kivy's layouts and label textures wait the same way)."""
+    return Clock.create_trigger(fit, -1)
 
 
 def fitting_size(text: str, width: float, height: float, largest: int, smallest: int, *,
@@ -139,7 +148,8 @@ class FitText(Text):
         self.largest, self.smallest = size, smallest
         self._fitted: tuple | None = None
         super().__init__(text, size=size, **kwargs)
-        self.bind(text=self._fit, size=self._fit)
+        self._fit_soon = fit_before_next_frame(self._fit)
+        self.bind(text=self._fit_soon, size=self._fit_soon)
 
     def _fit(self, *_):
         key = (self.text, int(self.width), int(self.height), self.largest)
@@ -172,14 +182,18 @@ class BigButton(ButtonBehavior, Label):
             self._colour = Color(*self.fill)
             self._shape = RoundedRectangle(radius=[theme.RADIUS])
         self.bind(pos=self._redraw, size=self._redraw, state=self._redraw, fill=self._redraw,
-                  enabled=self._redraw, text=self._redraw, text_colour=self._redraw)
+                  enabled=self._redraw, text_colour=self._redraw)
+        self._fit_soon = fit_before_next_frame(self._fit)
+        self.bind(size=self._fit_soon, text=self._fit_soon)
 
-    def _redraw(self, *_):
+    def _fit(self, *_):
         inner_w, inner_h = self.width - 2 * theme.GAP, self.height - 2 * 8
         self.text_size = (inner_w, None)
-        if not self.markup and inner_w > 0:
+        if inner_w > 0:
             self.font_size = fitting_size(self.text, inner_w, inner_h, self.largest, theme.MIN_READ,
                                           bold=True, font_name=self.font_name)
+
+    def _redraw(self, *_):
         colour = self.fill_pressed if self.state == "down" else self.fill
         self._colour.rgba = colour if self.enabled else (*colour[:3], 0.35)
         self.color = self.text_colour if self.enabled else (*self.text_colour[:3], 0.45)
@@ -213,9 +227,9 @@ class Card(BigButton):
         super().__init__("", on_tap, size=theme.SMALL, size_hint_y=1, **kwargs)
         self.markup, self.bold = True, False
         self.halign, self.valign = "left", "middle"
+        self.bind(enabled=self._fit_soon)  # a disabled card's words are dimmed
 
-    def _redraw(self, *_):
-        super()._redraw()
+    def _fit(self, *_):
         inner_w = int(self.width - 2 * theme.CARD_PAD)
         inner_h = int(self.height - 2 * theme.CARD_PAD)
         if inner_w <= 0 or inner_h <= 0:

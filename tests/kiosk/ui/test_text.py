@@ -52,12 +52,36 @@ def test_text_that_fits_at_its_own_size_keeps_it_and_text_that_never_fits_gets_t
     assert fitting_size(WORDS[2] * 4, 100, 30, 40, 18) == 18
 
 
+def test_text_is_fitted_once_just_before_the_frame_to_the_box_the_layout_settled_on(window, monkeypatch):
+    from kivy.clock import Clock
+
+    from kiosk.ui import widgets
+
+    words = "Hold your foot with both hands"
+    tried = []
+    fit = widgets.fitting_size
+    monkeypatch.setattr(widgets, "fitting_size", lambda *a, **kw: tried.append(a[1:3]) or fit(*a, **kw))
+    text = widgets.FitText(words, size=40, smallest=18)
+    button = widgets.BigButton(words, None)
+    for size in [(100, 100), (60, 30), (300, 50)]:  # a layout's provisional boxes, then its own
+        text.size = button.size = size
+    assert tried == []  # each size tried would open a font for good
+    Clock.tick_draw()
+    assert tried == [(300, 50), (300 - 2 * 16, 50 - 2 * 8)]
+    assert text.font_size == fit(words, 300, 50, 40, 18) < 40
+    Clock.tick_draw()
+    assert len(tried) == 2  # nothing new to fit
+
+
 def test_a_drawn_text_keeps_its_texture_and_lets_go_of_its_drawing(window):
+    from kivy.clock import Clock
+
     from kiosk.ui.widgets import Card, Text
 
     plain = Text("Ready", size=28)
     card = Card("Classic", "A soak, then a massage.", "14 min", on_tap=None)
     card.size = (360, 180)
+    Clock.tick_draw()  # its words are composed just before the next frame
     for label in (plain, card):  # a card's words are markup: the other way text is drawn
         label.texture_update()
         assert label.texture is not None and label.texture.width > 0
