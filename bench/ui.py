@@ -257,6 +257,17 @@ class Serve:
             time.sleep(0.1)
         self.request("confirm")  # feet in: the countdown starts
 
+    def to_paced_step(self) -> None:
+        """End the soak and go on to the first step whose ring paces reps, past any that waits
+        for a tap (drying the feet)."""
+        self.request("next")
+        for _ in range(20):
+            session = self.request("status")["session"]
+            if session["rep_s"]:
+                return
+            self.request("confirm" if session["waiting_for_tap"] else "next")
+        raise RuntimeError(f"{ROUTINE!r} has no step that paces reps: {_tail(self.log)}")
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -341,6 +352,17 @@ class KioskProcess:
         finally:
             self.close()
 
+    def to_paced_step(self) -> None:
+        """End the soak and go on to the first step whose ring paces reps, past any that waits
+        for a tap (drying the feet)."""
+        self.request("next")
+        for _ in range(20):
+            session = self.request("status")["session"]
+            if session["rep_s"]:
+                return
+            self.request("confirm" if session["waiting_for_tap"] else "next")
+        raise RuntimeError(f"{ROUTINE!r} has no step that paces reps: {_tail(self.log)}")
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
@@ -389,8 +411,8 @@ def measure(plan: Plan) -> dict:
             soak_cpu, soak_redraws = kiosk.cpu_over(plan.soak_s)
             memory["soak"] = kiosk.memory_mb()
             phase_after = serve.request("status")["phase"]
-            # The first massage step (its ring paces the reps): as long on screen as the soak was.
-            serve.request("next")
+            # The first massage step whose ring paces the reps: as long on screen as the soak was.
+            serve.to_paced_step()
             kiosk.expect("screen", name="step")
             time.sleep(plan.settle_s + plan.soak_s)
             memory["step"] = kiosk.memory_mb()
