@@ -105,7 +105,9 @@ def summarise(raw: dict, plan: Plan) -> dict:
                          "redraws_per_s": raw["idle_redraws_per_s"]},
         "soak_cpu_pct": {"value": raw["soak_cpu_pct"], "seconds": plan.soak_s,
                          "redraws_per_s": raw["soak_redraws_per_s"],
-                         "phase_after": raw["phase_after_soak"]},
+                         "phase_after": raw["phase_after_soak"],
+                         "paced_step": {"value": raw["step_cpu_pct"],
+                                        "redraws_per_s": raw["step_redraws_per_s"]}},
         "rss_mb": {"value": max(m["rss"] for m in raw["memory_mb"].values()), "at": raw["memory_mb"],
                    "bare_kivy": raw["bare_memory_mb"]},
         "tap_ms": {"value": statistics.median(taps) if taps else math.nan,
@@ -148,6 +150,9 @@ def table(result: dict) -> str:
          f"{_num(idle['value'], 2)} % of a core ({_num(idle['redraws_per_s'])} frames/s)"),
         ("soak_cpu_pct", "%", f"CPU during a soak ({plan['soak_s']:g} s)",
          f"{_num(soak['value'], 2)} % of a core ({_num(soak['redraws_per_s'])} frames/s)"),
+        (None, "", "  beside it: a massage step, its ring pacing the reps",
+         f"{_num(soak['paced_step']['value'], 1)} % of a core "
+         f"({_num(soak['paced_step']['redraws_per_s'])} frames/s)"),
         ("rss_mb", "MB", "resident memory (VmRSS, the largest seen)",
          f"{_num(f['rss_mb']['value'])} MB ({memory})"),
         (None, "", "  of which: Kivy with one label, drawn the same way",
@@ -176,7 +181,9 @@ def table(result: dict) -> str:
         "its routine cards, the fade from the start-up screen done. The very first start also "
         "writes the tones and Mesa's shader cache, as a new kiosk does once.",
         "CPU: utime+stime of the kiosk process (all its threads) from /proc, with the frames drawn "
-        "meanwhile; the controller is a process of its own. Memory: VmRSS in MB of 10^6 bytes, "
+        "meanwhile; the controller is a process of its own. A step's ring turns at 30 frames a "
+        "second and every frame redraws the whole screen: in software, that is where the CPU "
+        "goes (no target; the Pi's GPU draws it). Memory: VmRSS in MB of 10^6 bytes, "
         "on the home screen, after the taps, in a soak and on the first massage step (its ring "
         "pacing the reps); it also counts the shared "
         "libraries mapped (RssFile in --json), Mesa's LLVM among them. The floor under it is a "
@@ -414,7 +421,8 @@ def measure(plan: Plan) -> dict:
             # The first massage step whose ring paces the reps: as long on screen as the soak was.
             serve.to_paced_step()
             kiosk.expect("screen", name="step")
-            time.sleep(plan.settle_s + plan.soak_s)
+            time.sleep(plan.settle_s)
+            step_cpu, step_redraws = kiosk.cpu_over(plan.soak_s)
             memory["step"] = kiosk.memory_mb()
             kiosk.send("quit")
             kiosk.wait()
@@ -431,6 +439,7 @@ def measure(plan: Plan) -> dict:
     raw = {"first_start_s": starts[0], "cold_starts_s": starts[1:], "first_frames_s": first_frames[1:],
            "idle_cpu_pct": idle_cpu, "soak_cpu_pct": soak_cpu, "phase_after_soak": phase_after,
            "idle_redraws_per_s": idle_redraws, "soak_redraws_per_s": soak_redraws,
+           "step_cpu_pct": step_cpu, "step_redraws_per_s": step_redraws,
            "memory_mb": memory, "bare_memory_mb": bare_memory,
            "taps_ms": taps["taps_ms"], "noticed_ms": taps["noticed_ms"],
            "frame_work_ms": taps["work_ms"],

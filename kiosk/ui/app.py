@@ -220,8 +220,8 @@ class KioskApp(App):
         if not self.manager.transition.is_active:  # never in a fade, where each frame counts
             memory.trim()
 
-    def moving(self, what: str, on: bool) -> None:
-        self.pace.moving(what, on)
+    def moving(self, what: str, on: bool, *, fps: float | None = None) -> None:
+        self.pace.moving(what, on, fps=fps)
         self.repace()
 
     def repace(self, now_s: float | None = None) -> None:

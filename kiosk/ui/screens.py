@@ -19,6 +19,7 @@ from . import words as w
 from .flow import DONE, FAULT, FILL, HEALTH, HOME, OFFLINE, PIN, READY, SOAK, STAFF, STEP, WARM
 from .i18n import _
 from .illustration import Illustration
+from .pace import PACING_FPS
 from .widgets import BigButton, Card, FitText, Panel, Ring, Sign, TempGraph, Text, primary_button
 
 STOP_W = 200  # the Stop button's width wherever it shares a row with words
@@ -332,7 +333,7 @@ class StepScreen(KioskScreen):
             return
         self._pace_anim = Animation(fraction=1.0, duration=max(0.05, rep_s - into))
         self._pace_anim.bind(on_complete=lambda *_: self.kiosk.moving("pacing", False))
-        self.kiosk.moving("pacing", True)  # the ring turns smoothly only at the full frame rate
+        self.kiosk.moving("pacing", True, fps=PACING_FPS)  # a frame rate of its own while it turns
         self._pace_anim.start(self.ring)
 
     def on_leave(self, *args):

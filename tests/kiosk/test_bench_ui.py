@@ -63,6 +63,8 @@ def test_quick_run_has_the_planned_shape(quick_run):
     assert f["soak_cpu_pct"]["phase_after"] == "soaking"  # the soak CPU was measured in a soak
     for key in ("idle_cpu_pct", "soak_cpu_pct"):
         assert f[key]["redraws_per_s"] >= 0
+    paced = f["soak_cpu_pct"]["paced_step"]  # the ring turning: more frames than in a soak
+    assert paced["value"] > 0 and paced["redraws_per_s"] > f["soak_cpu_pct"]["redraws_per_s"]
     assert set(f["rss_mb"]["at"]) == {"home", "taps", "soak", "step"}
     for memory in f["rss_mb"]["at"].values():
         assert 0 < memory["anon"] + memory["file"] < memory["rss"] + 1e-6  # the rest: shared memory
@@ -125,7 +127,7 @@ def test_cpu_percent_is_of_one_core():
 def test_a_figure_that_could_not_be_measured_is_never_within():
     raw = {"first_start_s": 2.0, "cold_starts_s": [1.0], "first_frames_s": [0.9], "idle_cpu_pct": 1.0,
            "soak_cpu_pct": 1.0, "phase_after_soak": "soaking", "idle_redraws_per_s": 1.0,
-           "soak_redraws_per_s": 2.0,
+           "soak_redraws_per_s": 2.0, "step_cpu_pct": 20.0, "step_redraws_per_s": 30.0,
            "memory_mb": {"home": {"rss": 90.0, "anon": 50.0, "file": 40.0}},
            "bare_memory_mb": {"rss": 80.0, "anon": 45.0, "file": 35.0},
            "taps_ms": [], "noticed_ms": [], "frame_work_ms": [], "frame_interval_ms": [], "transitions": 0}

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from kiosk.ui.pace import FULL_FPS, IDLE_FPS, LINGER_S, FramePace
+from kiosk.ui.pace import FULL_FPS, IDLE_FPS, LINGER_S, PACING_FPS, FramePace
 from tests.kiosk.ui.drive import api, card, go_to
 
 
@@ -41,6 +41,31 @@ def test_full_while_anything_moves_whatever_the_touches():
     pace.moving("pacing", False)
     pace.moving("pacing", False)  # stopping twice is harmless
     assert pace.fps(0.0) == IDLE_FPS
+
+
+def test_the_pacing_ring_turns_at_its_own_rate_below_a_fade_and_a_touch_above_it():
+    pace = FramePace()
+    assert IDLE_FPS < PACING_FPS < FULL_FPS
+    pace.moving("pacing", True, fps=PACING_FPS)
+    assert pace.fps(0.0) == PACING_FPS and pace.settles_in(0.0) is None
+    pace.moving("fade", True)
+    assert pace.fps(0.0) == FULL_FPS  # the fastest mover sets the rate
+    pace.moving("fade", False)
+    pace.touched(10.0)
+    assert pace.fps(10.5) == FULL_FPS
+    assert pace.settles_in(10.5) == pytest.approx(LINGER_S - 0.5)  # then down to the ring's rate
+    assert pace.fps(10.0 + LINGER_S) == PACING_FPS
+    pace.moving("pacing", False)
+    assert pace.fps(10.0 + LINGER_S) == IDLE_FPS
+
+
+def test_a_mover_never_slows_the_loop_below_its_idle_rate_nor_asks_above_full():
+    pace = FramePace(idle_fps=FULL_FPS)  # as the test harness runs it
+    pace.moving("pacing", True, fps=PACING_FPS)
+    assert pace.fps(0.0) == FULL_FPS
+    pace = FramePace()
+    pace.moving("spin", True, fps=5 * FULL_FPS)
+    assert pace.fps(0.0) == FULL_FPS
 
 
 @pytest.mark.parametrize("idle", [0, -5, FULL_FPS + 1])
@@ -82,7 +107,7 @@ def test_a_fade_the_controller_started_runs_at_the_full_rate_and_the_loop_idles_
     assert clock._max_fps == IDLE_FPS
 
 
-def test_the_pacing_ring_turns_at_the_full_rate_and_a_pause_lets_the_loop_idle(paced):
+def test_the_pacing_ring_turns_at_its_own_rate_and_a_pause_lets_the_loop_idle(paced):
     k, clock = paced
     go_to(k, "step")
     while not k.status["session"]["reps"]:  # on to the first step paced by repetitions
@@ -90,7 +115,8 @@ def test_the_pacing_ring_turns_at_the_full_rate_and_a_pause_lets_the_loop_idle(p
         k.step()
         k.settle()
     k.wait_screen("step")
-    assert k.app.screens["step"]._pace_anim is not None and clock._max_fps == FULL_FPS
+    k.app.repace(time.monotonic() + LINGER_S + 0.1)  # long after the last touch
+    assert k.app.screens["step"]._pace_anim is not None and clock._max_fps == PACING_FPS
     api(k, "pause")
     k.step()
     k.settle()
