@@ -359,17 +359,6 @@ class KioskProcess:
         finally:
             self.close()
 
-    def to_paced_step(self) -> None:
-        """End the soak and go on to the first step whose ring paces reps, past any that waits
-        for a tap (drying the feet)."""
-        self.request("next")
-        for _ in range(20):
-            session = self.request("status")["session"]
-            if session["rep_s"]:
-                return
-            self.request("confirm" if session["waiting_for_tap"] else "next")
-        raise RuntimeError(f"{ROUTINE!r} has no step that paces reps: {_tail(self.log)}")
-
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()

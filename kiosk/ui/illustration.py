@@ -2,8 +2,8 @@
 
 The geometry is in `footart` (pure, tested without a window). It is drawn once, with the Kivy
 canvas in the theme's colours, into a picture the widget then shows: one textured rectangle a
-frame instead of some sixty draws. That matters on a step screen, which redraws sixty times a
-second while its ring paces the reps; the software renderer keeps every draw of the last frame.
+frame instead of some sixty draws. That matters on a step screen, redrawn thirty times a second
+while its ring paces the reps; the software renderer keeps every draw of the last frame.
 A new picture is painted only when the step, the foot or the widget's size changes.
 """
 

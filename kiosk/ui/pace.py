@@ -14,7 +14,7 @@ Pure: the time is passed in; the app applies the rate to Kivy's clock.
 from __future__ import annotations
 
 FULL_FPS = 60.0
-PACING_FPS = 30.0  # a rep of 5 s or more: at most 2.4 degrees of the ring a frame
+PACING_FPS = 30.0  # the shipped reps take 5 s or more: at most 2.4 degrees of the ring a frame
 IDLE_FPS = 20.0
 LINGER_S = 2.0  # the full rate this long after a touch: the next tap of a quick sequence
 

@@ -6,7 +6,7 @@ all of their words in their box (down to the theme's smallest readable size). Th
 worked out with Kivy's own text layout, without drawing, and only when the words or the box
 change: once, just before the next frame. A layout passes through provisional sizes first, and
 every type size tried opens a font that stays open (SDL_ttf keeps them, some 90 KB each):
-fitting each provisional box opened ten fonts no screen showed.
+fitting each provisional box opened five fonts no screen showed.
 """
 
 from __future__ import annotations
