@@ -184,9 +184,9 @@ def table(result: dict) -> str:
         "meanwhile; the controller is a process of its own. A step's ring turns at 30 frames a "
         "second and every frame redraws the whole screen: in software, that is where the CPU "
         "goes (no target; the Pi's GPU draws it). Memory: VmRSS in MB of 10^6 bytes, "
-        "on the home screen, after the taps, in a soak and on the first massage step (its ring "
-        "pacing the reps); it also counts the shared "
-        "libraries mapped (RssFile in --json), Mesa's LLVM among them. The floor under it is a "
+        "on the home screen, after the taps, in a soak, on the first massage step (its ring "
+        "pacing the reps), the largest on the later steps, and on the summary; it also counts "
+        "the shared libraries mapped (RssFile in --json), Mesa's LLVM among them. The floor under it is a "
         "process that only opens Kivy's window as the kiosk does and draws one label: that much "
         "is Python, Kivy, SDL and the GL driver before the kiosk's first widget.",
         "Taps: a finger on a thread of its own, in real time, its touches read by the kiosk's loop "
@@ -274,6 +274,12 @@ class Serve:
                 return
             self.request("confirm" if session["waiting_for_tap"] else "next")
         raise RuntimeError(f"{ROUTINE!r} has no step that paces reps: {_tail(self.log)}")
+
+    def next_step(self) -> bool:
+        """On to the next step, as the customer's Next would; False once the session is done."""
+        session = self.request("status")["session"]
+        self.request("confirm" if session["waiting_for_tap"] else "next")
+        return self.request("status")["phase"] == "steps"
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -413,6 +419,16 @@ def measure(plan: Plan) -> dict:
             time.sleep(plan.settle_s)
             step_cpu, step_redraws = kiosk.cpu_over(plan.soak_s)
             memory["step"] = kiosk.memory_mb()
+            # The rest of the session, each step a moment on screen: the largest, then the summary.
+            later = []
+            while serve.next_step():
+                time.sleep(plan.settle_s)
+                later.append(kiosk.memory_mb())
+            if later:
+                memory["steps"] = max(later, key=lambda m: m["rss"])
+            kiosk.expect("screen", name="done")
+            time.sleep(plan.settle_s)
+            memory["done"] = kiosk.memory_mb()
             kiosk.send("quit")
             kiosk.wait()
             kiosk = KioskProcess(socket_path, "bare", folder / "bare.log", homes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from kivy.clock import Clock
 from kivy.graphics import ClearBuffers, ClearColor, Color, Ellipse, Fbo, Mesh, Rectangle
 from kivy.graphics.opengl import GL_RGBA, GL_UNSIGNED_BYTE, glReadPixels
 from kivy.graphics.tesselator import TYPE_POLYGONS, WINDING_ODD, Tesselator
@@ -30,6 +31,7 @@ FILLS = {
 }
 MARKS = {footart.TOWEL: theme.ART_TOWEL_STRIPE}  # lines on a light towel need a darker colour
 SMALLEST = 10  # px per unit of the drawing below which nothing is drawn
+EASEL = (theme.PICTURE, theme.PICTURE * 3 // 2)  # px: room for the largest picture a screen shows
 
 
 class Illustration(Widget):
@@ -40,7 +42,11 @@ class Illustration(Widget):
         super().__init__(**kwargs)
         self._painted: tuple | None = None
         self._picture: Rectangle | None = None
-        self.bind(pos=self._place, size=self._repaint, technique=self._repaint, foot=self._repaint)
+        # Painted just before the next frame, at the size the layout settled on: a layout
+        # passes through provisional sizes first, and each would be painted for nothing.
+        self._repaint_soon = Clock.create_trigger(self._repaint, -1)
+        self.bind(pos=self._place, size=self._repaint_soon, technique=self._repaint_soon,
+                  foot=self._repaint_soon)
 
     def _repaint(self, *_):
         key = (self.technique, self.foot, int(self.width), int(self.height))
@@ -62,17 +68,27 @@ class Illustration(Widget):
             self._picture.pos = (round(self.x + (self.width - w) / 2), round(self.y + (self.height - h) / 2))
 
 
-def paint(technique: str, *, mirrored: bool, box: tuple[int, int]) -> Texture | None:
-    """The drawing as large as fits `box` (px), cropped to its own extent, on the screen's
-    background; None when that is too small to be worth drawing."""
-    art = footart.drawing(technique, mirrored=mirrored)
+def placed(art: footart.Drawing, box: tuple[int, int]) -> tuple[float, tuple[int, int]] | None:
+    """How `art` is painted to fit `box` (px): px per unit of the drawing and the picture's
+    size, cropped to the drawing's own extent; None when that is too small to be worth it."""
     # Fit the picture's own extent, not the unit square: a foot is tall and narrow, and
     # fills a tall box far better that way.
     x0, y0, x1, y1 = footart.bounds(art)
     side = min(box[0] / max(x1 - x0, 0.05), box[1] / max(y1 - y0, 0.05))
     if side < SMALLEST:
         return None
-    size = (min(box[0], math.ceil(side * (x1 - x0))), min(box[1], math.ceil(side * (y1 - y0))))
+    return side, (min(box[0], math.ceil(side * (x1 - x0))), min(box[1], math.ceil(side * (y1 - y0))))
+
+
+def paint(technique: str, *, mirrored: bool, box: tuple[int, int]) -> Texture | None:
+    """The drawing as large as fits `box` (px), cropped to its own extent, on the screen's
+    background; None when that is too small to be worth drawing."""
+    art = footart.drawing(technique, mirrored=mirrored)
+    fitted = placed(art, box)
+    if fitted is None:
+        return None
+    side, size = fitted
+    x0, y0, _, _ = footart.bounds(art)
     easel = _easel(size)
     easel.clear()
     with easel:
@@ -100,11 +116,12 @@ _shared_easel: Fbo | None = None
 
 
 def _easel(size: tuple[int, int]) -> Fbo:
-    """One off-screen buffer for every picture, grown when a larger one is asked for: each
-    Kivy Fbo compiles a shader program of its own, which the renderer keeps (about 1 MB)."""
+    """One off-screen buffer for every picture, made once large enough for the screens' (and
+    grown only for a larger one): each Kivy Fbo compiles a shader program of its own, which
+    the renderer keeps (about 1 MB), even after the Fbo has gone."""
     global _shared_easel
-    have = _shared_easel.size if _shared_easel is not None else (0, 0)
-    if size[0] > have[0] or size[1] > have[1]:
+    have = _shared_easel.size if _shared_easel is not None else EASEL
+    if _shared_easel is None or size[0] > have[0] or size[1] > have[1]:
         _shared_easel = Fbo(size=(max(size[0], have[0]), max(size[1], have[1])))
     return _shared_easel
 

@@ -65,7 +65,7 @@ def test_quick_run_has_the_planned_shape(quick_run):
         assert f[key]["redraws_per_s"] >= 0
     paced = f["soak_cpu_pct"]["paced_step"]  # the ring turning: more frames than in a soak
     assert paced["value"] > 0 and paced["redraws_per_s"] > f["soak_cpu_pct"]["redraws_per_s"]
-    assert set(f["rss_mb"]["at"]) == {"home", "taps", "soak", "step"}
+    assert set(f["rss_mb"]["at"]) == {"home", "taps", "soak", "step", "steps", "done"}
     for memory in f["rss_mb"]["at"].values():
         assert 0 < memory["anon"] + memory["file"] < memory["rss"] + 1e-6  # the rest: shared memory
     assert f["rss_mb"]["value"] == max(m["rss"] for m in f["rss_mb"]["at"].values())

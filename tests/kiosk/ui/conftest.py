@@ -49,6 +49,9 @@ def window():
     problem = window_problem()
     if problem:
         pytest.fail(problem, pytrace=False)
+    from kiosk.ui.main import configure
+
+    configure(fullscreen=False)  # a test that opens the window here opens it as the kiosk does
 
 
 @pytest.fixture

@@ -71,6 +71,7 @@ def test_too_small_a_box_paints_nothing(gl):
 
 
 def test_the_widget_shows_one_picture_centred_and_paints_again_only_for_a_new_one(gl):
+    from kivy.clock import Clock
     from kivy.graphics import Rectangle
 
     from kiosk.ui.illustration import Illustration
@@ -78,7 +79,10 @@ def test_the_widget_shows_one_picture_centred_and_paints_again_only_for_a_new_on
     art = Illustration(technique="thumb_walk", size_hint=(None, None), pos=(30, 40))
     gl.add_widget(art)
     try:
+        art.size = (100, 100)  # a layout's provisional size first: never painted
         art.size = BOX
+        assert not art.canvas.children
+        Clock.tick_draw()  # just before the next frame
         drawn = art.canvas.children
         pictures = [i for i in drawn if isinstance(i, Rectangle)]
         assert len(pictures) == 1 and len(drawn) <= 3  # a colour, the picture (and Kivy's bind)
@@ -92,6 +96,7 @@ def test_the_widget_shows_one_picture_centred_and_paints_again_only_for_a_new_on
         assert picture.pos == (round(100 + (BOX[0] - w) / 2), round(50 + (BOX[1] - h) / 2))
 
         art.foot = "right"
+        Clock.tick_draw()
         assert next(i for i in art.canvas.children if isinstance(i, Rectangle)).texture is not texture
     finally:
         gl.remove_widget(art)
@@ -102,3 +107,34 @@ def test_the_colours_of_lines_are_opaque(name):
     # Kivy draws a see-through line wider than 1 px through a stencil; the buffer the pictures
     # are painted in has none, and such a line would fill its whole bounding box.
     assert getattr(theme, name)[3] == 1
+
+
+def test_every_picture_at_the_size_its_screen_gives_it_fits_the_easel_made_once(kiosk):
+    # A second buffer would cost its own shader program for good (Kivy keeps it after the Fbo).
+    from kiosk.ui import footart
+    from kiosk.ui.illustration import EASEL, Illustration, placed
+    from tests.kiosk.ui.drive import api
+
+    k, boxes = kiosk, set()
+
+    def shown(screen):
+        k.step()
+        k.settle()
+        k.wait_screen(screen)
+        boxes.update((int(art.width), int(art.height)) for art in k.app.manager.current_screen.walk()
+                     if isinstance(art, Illustration))
+
+    api(k, "start", routine="classic")
+    shown("fill")
+    api(k, "confirm")
+    k.run_until(lambda s: s["phase"] == "ready", what="the water at its target")
+    shown("ready")
+    api(k, "confirm")
+    api(k, "next")
+    shown("step")
+    assert len(boxes) == 2  # beside the words (fill, ready) and on a step
+    for box in boxes:
+        for name in footart.NAMES:
+            for mirrored in (False, True):
+                _, (w, h) = placed(footart.drawing(name, mirrored=mirrored), box)
+                assert w <= EASEL[0] and h <= EASEL[1], (name, box)

@@ -1,7 +1,8 @@
 """Text on the kiosk: fitted text takes the largest type that shows every word in its box, from its
-own size down the theme's type scale (the bisection finds the size that trying each one in turn
-would), a drawn text keeps its texture only, not a second copy of its pixels, and that texture is
-only as tall as the words."""
+own size down the theme's type scale (predicted from one reference type, so that it opens no
+font it does not show: the size a size-by-size search finds, or a step below it, and never one
+that clips), a drawn text keeps its texture only, not a second copy of its pixels, and that
+texture is only as tall as the words."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def candidates(largest: int, smallest: int) -> list[int]:
 
 @pytest.mark.parametrize("text", WORDS)
 @pytest.mark.parametrize("box", BOXES)
-def test_the_largest_size_that_fits_as_a_size_by_size_search_finds_it(fitting, text, box):
+def test_the_size_fits_and_is_the_largest_that_does_or_a_step_below(fitting, text, box):
     fitting_size, text_size = fitting
     width, height = box
 
@@ -41,9 +42,31 @@ def test_the_largest_size_that_fits_as_a_size_by_size_search_finds_it(fitting, t
         w_px, h_px = text_size(text, width, font_size=size)
         return w_px <= width and h_px <= height
 
-    one_by_one = next((size for size in candidates(40, 18) if fits(size)), 18)
-    assert fitting_size(text, width, height, 40, 18) == one_by_one
+    sizes = candidates(40, 18)
+    one_by_one = next((size for size in sizes if fits(size)), 18)
+    chosen = fitting_size(text, width, height, 40, 18)
+    assert fits(chosen) or chosen == one_by_one == 18  # nothing clipped, unless nothing fits
+    assert sizes.index(chosen) - sizes.index(one_by_one) in (0, 1)
     assert fitting_size(text, width, height, 41, 17) in candidates(41, 17)  # sizes off the scale
+
+
+@pytest.mark.parametrize("box", BOXES)
+def test_fitting_lays_words_out_in_the_reference_type_and_the_sizes_it_checks(window, monkeypatch, box):
+    # Each type size laid out opens a font for good: a search that tried sizes it would not
+    # show opened fonts no screen needed.
+    from kiosk.ui import widgets
+
+    laid_out = []
+    measure = widgets.text_size
+    monkeypatch.setattr(widgets, "text_size",
+                        lambda *a, **kw: laid_out.append(kw["font_size"]) or measure(*a, **kw))
+    chosen = widgets.fitting_size(WORDS[3], *box, 96, 18)
+    # Besides the reference: the predicted size, then down the scale only while it did not fit.
+    checked = {size for size in laid_out if size != widgets.REFERENCE} | {chosen}
+    sizes = candidates(96, 18)
+    run = set(sizes[sizes.index(max(checked)):sizes.index(chosen) + 1])
+    assert checked <= run and run - {widgets.REFERENCE} <= checked
+    assert chosen in laid_out
 
 
 def test_text_that_fits_at_its_own_size_keeps_it_and_text_that_never_fits_gets_the_smallest(fitting):
