@@ -68,16 +68,19 @@ class Illustration(Widget):
             self._picture.pos = (round(self.x + (self.width - w) / 2), round(self.y + (self.height - h) / 2))
 
 
-def placed(art: footart.Drawing, box: tuple[int, int]) -> tuple[float, tuple[int, int]] | None:
-    """How `art` is painted to fit `box` (px): px per unit of the drawing and the picture's
-    size, cropped to the drawing's own extent; None when that is too small to be worth it."""
+def placed(art: footart.Drawing,
+           box: tuple[int, int]) -> tuple[float, tuple[float, float], tuple[int, int]] | None:
+    """How `art` is painted to fit `box` (px): px per unit of the drawing, where its (0, 0)
+    goes and the picture's size, cropped to the drawing's own extent; None when that is too
+    small to be worth it."""
     # Fit the picture's own extent, not the unit square: a foot is tall and narrow, and
     # fills a tall box far better that way.
     x0, y0, x1, y1 = footart.bounds(art)
     side = min(box[0] / max(x1 - x0, 0.05), box[1] / max(y1 - y0, 0.05))
     if side < SMALLEST:
         return None
-    return side, (min(box[0], math.ceil(side * (x1 - x0))), min(box[1], math.ceil(side * (y1 - y0))))
+    size = (min(box[0], math.ceil(side * (x1 - x0))), min(box[1], math.ceil(side * (y1 - y0))))
+    return side, (-side * x0, -side * y0), size
 
 
 def paint(technique: str, *, mirrored: bool, box: tuple[int, int]) -> Texture | None:
@@ -87,8 +90,7 @@ def paint(technique: str, *, mirrored: bool, box: tuple[int, int]) -> Texture | 
     fitted = placed(art, box)
     if fitted is None:
         return None
-    side, size = fitted
-    x0, y0, _, _ = footart.bounds(art)
+    side, origin, size = fitted
     easel = _easel(size)
     easel.clear()
     with easel:
@@ -96,7 +98,7 @@ def paint(technique: str, *, mirrored: bool, box: tuple[int, int]) -> Texture | 
         # what is under it as it would on screen, which a transparent picture would not.
         ClearColor(*theme.BACKGROUND)
         ClearBuffers()
-        _draw(art, side, origin=(-side * x0, -side * y0))
+        _draw(art, side, origin=origin)
     easel.draw()
     easel.bind()
     try:

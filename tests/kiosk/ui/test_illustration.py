@@ -136,5 +136,5 @@ def test_every_picture_at_the_size_its_screen_gives_it_fits_the_easel_made_once(
     for box in boxes:
         for name in footart.NAMES:
             for mirrored in (False, True):
-                _, (w, h) = placed(footart.drawing(name, mirrored=mirrored), box)
+                *_, (w, h) = placed(footart.drawing(name, mirrored=mirrored), box)
                 assert w <= EASEL[0] and h <= EASEL[1], (name, box)
