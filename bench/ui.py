@@ -267,12 +267,12 @@ class Serve:
     def to_paced_step(self) -> None:
         """End the soak and go on to the first step whose ring paces reps, past any that waits
         for a tap (drying the feet)."""
-        self.request("next")
+        self.request("next")  # the soak ends
         for _ in range(20):
-            session = self.request("status")["session"]
-            if session["rep_s"]:
+            if self.request("status")["session"]["rep_s"]:
                 return
-            self.request("confirm" if session["waiting_for_tap"] else "next")
+            if not self.next_step():
+                break
         raise RuntimeError(f"{ROUTINE!r} has no step that paces reps: {_tail(self.log)}")
 
     def next_step(self) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 
-from kivy.clock import Clock
 from kivy.graphics import ClearBuffers, ClearColor, Color, Ellipse, Fbo, Mesh, Rectangle
 from kivy.graphics.opengl import GL_RGBA, GL_UNSIGNED_BYTE, glReadPixels
 from kivy.graphics.tesselator import TYPE_POLYGONS, WINDING_ODD, Tesselator
@@ -20,7 +19,7 @@ from kivy.properties import StringProperty
 from kivy.uix.widget import Widget
 
 from . import footart, theme
-from .widgets import stroke
+from .widgets import before_next_frame, stroke
 
 FILLS = {
     footart.SKIN: theme.ART_SKIN,
@@ -42,9 +41,7 @@ class Illustration(Widget):
         super().__init__(**kwargs)
         self._painted: tuple | None = None
         self._picture: Rectangle | None = None
-        # Painted just before the next frame, at the size the layout settled on: a layout
-        # passes through provisional sizes first, and each would be painted for nothing.
-        self._repaint_soon = Clock.create_trigger(self._repaint, -1)
+        self._repaint_soon = before_next_frame(self._repaint)
         self.bind(pos=self._place, size=self._repaint_soon, technique=self._repaint_soon,
                   foot=self._repaint_soon)
 

@@ -77,10 +77,12 @@ def text_size(text: str, width: int, *, font_size: int, bold: bool = False, mark
     return tuple(core._internal_size)
 
 
-def fit_before_next_frame(fit):
-    """A trigger for `fit` that runs once, just before the next frame is drawn, when the layout
-    has given the widget its size (Kivy's layouts and label textures wait the same way)."""
-    return Clock.create_trigger(fit, -1)
+def before_next_frame(callback):
+    """A trigger for `callback` that runs once, just before the next frame is drawn, when the
+    layout has given the widget its size (Kivy's layouts and label textures wait the same way):
+    work that depends on the size (fitting words, painting a picture) is not done for each
+    provisional size a layout passes through."""
+    return Clock.create_trigger(callback, -1)
 
 
 def fitting_size(text: str, width: float, height: float, largest: int, smallest: int, *,
@@ -153,7 +155,7 @@ class FitText(Text):
         self.largest, self.smallest = size, smallest
         self._fitted: tuple | None = None
         super().__init__(text, size=size, **kwargs)
-        self._fit_soon = fit_before_next_frame(self._fit)
+        self._fit_soon = before_next_frame(self._fit)
         self.bind(text=self._fit_soon, size=self._fit_soon)
 
     def _fit(self, *_):
@@ -188,7 +190,7 @@ class BigButton(ButtonBehavior, Label):
             self._shape = RoundedRectangle(radius=[theme.RADIUS])
         self.bind(pos=self._redraw, size=self._redraw, state=self._redraw, fill=self._redraw,
                   enabled=self._redraw, text_colour=self._redraw)
-        self._fit_soon = fit_before_next_frame(self._fit)
+        self._fit_soon = before_next_frame(self._fit)
         self.bind(size=self._fit_soon, text=self._fit_soon)
 
     def _fit(self, *_):
