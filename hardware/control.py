@@ -5,7 +5,9 @@ reading; the adapter drives the relay and the safety supervisor can still veto i
 here share three rules:
 - no valid reading (None) means off at once;
 - a reading at or above the target means off at once (DESIGN.md section 3: the heater may be
-  on only while the water is below the target);
+  on only while the water is below the target); a law that estimates the water through the
+  probe's lag may let the reading pass the target by `ABOVE_TARGET_C` while its estimate is
+  below the target, as the supervisor allows;
 - otherwise a mechanical relay's minimum on and off times are respected, because each
   closure under load wears the contacts (about 100,000 closures at rated load).
 
@@ -21,6 +23,7 @@ from collections import deque
 from typing import Protocol
 
 from .errors import HardwareError
+from .safety import ABOVE_TARGET_C
 
 WATER_J_PER_L_K = 4186.0
 MIN_ON_S = 10.0
@@ -211,9 +214,13 @@ class HeaterControl:
             self._block = None
             return self.relay.set(now_s, False, cut=True)
         self._observe(now_s, water_c)
-        if water_c >= target_c:
+        if water_c >= target_c + ABOVE_TARGET_C or self._estimate_c >= target_c:
             return self.relay.set(now_s, False, cut=True)
         return self.relay.set(now_s, self._decide(now_s, water_c, target_c))
+
+    def feet_in(self, *, now_s: float) -> None:
+        """The customer has put their feet in (the tap that starts the soak): a known
+        disturbance, announced at a known moment."""
 
     def _decide(self, now_s: float, water_c: float, target_c: float) -> bool:
         loss_w = max(self.loss_w_per_k * (target_c - self.room_c), 1.0)
@@ -258,7 +265,7 @@ class HeaterControl:
         also stay below that through the pulse, and the water's peak within peak_cap_c.
         None when not even a minimum pulse fits."""
         cycle_s, step_s = self.relay.min_cycle_s, self.FORECAST_STEP_S
-        limit_c = target_c - self.GUARD_C
+        limit_c = target_c + ABOVE_TARGET_C - self.GUARD_C
         first = math.ceil(cycle_s / step_s) - 1  # the forecast's index at the budget's next closure
         best_s, best_cost = None, math.inf
         on_s = max(self.relay.min_on_s, step_s)

@@ -33,6 +33,7 @@ from .reading import Reading
 
 # -- limits (DESIGN.md section 3; the bath-dependent ones are for REF_HEATER_W in REF_LITRES) --
 READING_MAX_AGE_S = 5.0  # heat only on a valid reading younger than this
+ABOVE_TARGET_C = 0.3  # the reading may pass the target by this while the law's estimate is below it
 BAD_READS_FAULT = 3  # consecutive bad reads that make a fault; 1 or 2 are a glitch
 OVERHEAT_MARGIN_C = 1.0  # a reading at ceiling + this latches a fault
 REF_HEATER_W, REF_LITRES = 500.0, 5.0
@@ -374,13 +375,17 @@ class Supervisor:
     # -- every tick ---------------------------------------------------------------------
 
     def tick(self, *, now_s: float, reading: Reading | None, heat_wanted: bool, heating_phase: bool,
-             target_c: float | None, heater_driven: bool, water_present: bool | None = None) -> Verdict:
+             target_c: float | None, heater_driven: bool, water_present: bool | None = None,
+             estimate_c: float | None = None) -> Verdict:
         """Judge one moment.
 
         reading: the newest reading (the same one again is fine: only a newer taken_s counts
         as a new read). heat_wanted: the control law's wish. heating_phase: the session is
         warming, waiting for the feet or soaking. heater_driven: the heater output as driven
         since the last tick. water_present: the float switch, None when none is fitted.
+        estimate_c: the control law's estimate of the water now, through the probe's lag;
+        with one, the reading may pass the target by ABOVE_TARGET_C while the estimate is
+        below it; without one (a law that keeps no model), the reading must stay below it.
         """
         _check_time(now_s)
         dt_s = 0.0 if self._last_now_s is None else max(0.0, now_s - self._last_now_s)
@@ -420,7 +425,7 @@ class Supervisor:
 
         if new:
             self._session = False  # a fault ends the session; heat needs a person again
-        reasons = self._reasons(now_s, heat_wanted, heating_phase, target_c, water_present)
+        reasons = self._reasons(now_s, heat_wanted, heating_phase, target_c, water_present, estimate_c)
         fine = not self._faults and water_present is not False
         return Verdict(heater=not reasons, pump_allowed=fine, vibration_allowed=fine,
                        reasons=reasons, faults=self.faults, new_faults=tuple(new),
@@ -517,7 +522,7 @@ class Supervisor:
         new.append(fault)
 
     def _reasons(self, now_s: float, heat_wanted: bool, heating_phase: bool, target_c: float | None,
-                 water_present: bool | None) -> tuple[str, ...]:
+                 water_present: bool | None, estimate_c: float | None) -> tuple[str, ...]:
         reasons = []
         if self._faults:
             reasons.append(FAULT)
@@ -540,13 +545,27 @@ class Supervisor:
         else:
             if water_c >= self.limits.ceiling_c:
                 reasons.append(AT_CEILING)
-            valid_target = (isinstance(target_c, int | float) and not isinstance(target_c, bool)
-                            and math.isfinite(target_c))
-            if not valid_target or water_c >= min(target_c, self.limits.ceiling_c):
+            if not _finite(target_c) or _above_target(water_c, estimate_c, target_c,
+                                                      self.limits.ceiling_c):
                 reasons.append(AT_TARGET)
         if not heat_wanted:
             reasons.append(NOT_WANTED)
         return tuple(reasons)
+
+
+def _finite(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _above_target(water_c: float, estimate_c: float | None, target_c: float, ceiling_c: float) -> bool:
+    """Whether the water is at the target as far as heating goes (DESIGN.md section 3): the
+    reading at the target plus ABOVE_TARGET_C, or the law's estimate at the target. The
+    lagging reading of a hold centred on the target swings a little above it; the estimate,
+    which sees through the lag, is what must stay below. No estimate: the reading itself."""
+    target_c = min(target_c, ceiling_c)
+    if estimate_c is None:
+        return water_c >= target_c
+    return water_c >= target_c + ABOVE_TARGET_C or not (_finite(estimate_c) and estimate_c < target_c)
 
 
 def _check_time(now_s: float) -> None:

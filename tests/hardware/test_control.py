@@ -12,18 +12,20 @@ from hypothesis import strategies as st
 from bench.control import SCENARIOS, Scenario, measure, simulate
 from hardware.control import BangBang, HeaterControl, Relay
 from hardware.errors import HardwareError
+from hardware.safety import ABOVE_TARGET_C
 from hardware.thermal import BathParams
 
 SCENARIO = {s.name: s for s in SCENARIOS}
 MIN_ON_S, MIN_OFF_S, BUDGET_PER_H = 10.0, 10.0, 30.0
 
 
-def check_rules(ticks, *, min_cycle_s: float = 0.0) -> None:
-    """ticks: (now_s, reading or None, target_c, heater) per tick, in order."""
+def check_rules(ticks, *, min_cycle_s: float = 0.0, above_target_c: float = 0.0) -> None:
+    """ticks: (now_s, reading or None, target_c, heater) per tick, in order. above_target_c:
+    how far the reading may pass the target (a law with an estimate of the water)."""
     on_since = off_since = last_closed = None
     was_on = False
     for now, reading, target, on in ticks:
-        if reading is None or reading >= target:
+        if reading is None or reading >= target + above_target_c:
             assert not on, f"heater on at {now} s with reading {reading} and target {target}"
         if on and not was_on:
             if off_since is not None:
@@ -38,14 +40,18 @@ def check_rules(ticks, *, min_cycle_s: float = 0.0) -> None:
         was_on = on
 
 
-def drive(controller, steps):
-    now, ticks = 0.0, []
+def drive_each(controller, steps):
+    """Tick the controller through the steps, yielding (now_s, reading, target_c, heater)."""
+    now = 0.0
     for dt, reading, target in steps:
         now += dt
         on = controller.tick(now_s=now, water_c=reading, target_c=target)
         assert isinstance(on, bool)
-        ticks.append((now, reading, target, on))
-    return ticks
+        yield now, reading, target, on
+
+
+def drive(controller, steps):
+    return list(drive_each(controller, steps))
 
 
 STEPS = st.lists(
@@ -62,7 +68,13 @@ def test_bang_bang_keeps_the_rules_on_any_readings(steps):
 @given(STEPS)
 @settings(max_examples=100, deadline=None)
 def test_heater_control_keeps_the_rules_and_the_budget_on_any_readings(steps):
-    check_rules(drive(HeaterControl(), steps), min_cycle_s=3600 / BUDGET_PER_H)
+    control = HeaterControl()
+    ticks = []
+    for tick in drive_each(control, steps):
+        ticks.append(tick)
+        if tick[3]:  # heating: its own estimate of the water is below the target
+            assert control.estimate_c < tick[2]
+    check_rules(ticks, min_cycle_s=3600 / BUDGET_PER_H, above_target_c=ABOVE_TARGET_C)
 
 
 @pytest.mark.parametrize("make", [lambda: BangBang(0.3), HeaterControl])
@@ -74,12 +86,19 @@ def test_a_missing_reading_opens_the_relay_at_once_even_inside_the_minimum_on_ti
     assert not control.tick(now_s=2.9, water_c=None, target_c=38.0)
 
 
-@pytest.mark.parametrize("make", [lambda: BangBang(0.3), HeaterControl])
-def test_reaching_the_target_opens_the_relay_at_once(make):
+@pytest.mark.parametrize("make, above_c", [(lambda: BangBang(0.3), 0.0), (HeaterControl, ABOVE_TARGET_C)])
+def test_reaching_the_target_opens_the_relay_at_once(make, above_c):
     control = make()
     assert control.tick(now_s=0.0, water_c=37.0, target_c=40.0)
-    assert not control.tick(now_s=1.0, water_c=37.0, target_c=37.0)  # target lowered under it
-    assert not control.tick(now_s=30.0, water_c=37.5, target_c=37.0)
+    assert not control.tick(now_s=1.0, water_c=37.0 + above_c, target_c=37.0)  # target lowered under it
+    assert not control.tick(now_s=30.0, water_c=37.5 + above_c, target_c=37.0)
+
+
+def test_the_law_stops_when_its_estimate_reaches_the_target_though_the_reading_is_below():
+    control = HeaterControl()
+    assert control.tick(now_s=0.0, water_c=37.0, target_c=40.0)
+    assert control.estimate_c < 37.2
+    assert not control.tick(now_s=1.0, water_c=37.0, target_c=control.estimate_c - 0.01)
 
 
 def test_bang_bang_is_craftbeerpis_hysteresis():
@@ -144,11 +163,11 @@ def test_heater_control_beats_bang_bang_side_by_side(scenario):
     assert ours["ready_s"] <= 1.10 * max(theirs["ready_s"], 1.0)
     assert ours["hold_rms_c"] < theirs["hold_rms_c"]
     assert ours["hold_rms_c"] < 0.35  # the target is 0.2: see bench.control.NOTE for still water
-    assert ours["closures_per_h"] <= BUDGET_PER_H
-    # The rules held all along, and readings never showed the heater on at the target.
+    assert ours["closures_per_h"] <= BUDGET_PER_H + 3600 / ours["hold_s"]  # a window may hold one more
+    # The rules held all along: no heat with the reading past the target's allowance.
     ticks = [(t, r, scenario.target_c, on)
              for t, r, on in zip(trace.t_s, trace.reading_c, trace.heater, strict=True)]
-    check_rules(ticks, min_cycle_s=3600 / BUDGET_PER_H)
+    check_rules(ticks, min_cycle_s=3600 / BUDGET_PER_H, above_target_c=ABOVE_TARGET_C)
 
 
 def test_the_hold_stays_near_the_target_for_an_hour():
