@@ -35,10 +35,20 @@ REFERENCE_LOSS_W, REFERENCE_LITRES, REFERENCE_ABOVE_ROOM_C = 120.0, 5.0, 16.0
 class Controller(Protocol):
     def tick(self, *, now_s: float, water_c: float | None, target_c: float) -> bool: ...
 
+    def overruled(self, *, now_s: float) -> None: ...
+
 
 class Relay:
     """A mechanical relay's switching rules: minimum on and off times, a minimum time between
-    closures (the switching budget), and the safety cut that overrides them all."""
+    closures (the switching budget), and the safety cut that overrides them all.
+
+    An interruption (`interrupt`: a bad reading, a supervisor's veto) is not the law's choice:
+    for RESUME_WITHIN_S after it the relay may close again at once, and that closure resumes
+    the cycle it interrupted instead of opening a new one, so a glitch never holds back a
+    warm-up or a pulse for the length of the switching budget. A cut by the law's own rules
+    (`set(..., cut=True)`) gives no such right: resuming at once there would chatter."""
+
+    RESUME_WITHIN_S = 30.0  # longer than any sensor dropout that is not yet a fault (10 s)
 
     def __init__(self, *, min_on_s: float = MIN_ON_S, min_off_s: float = MIN_OFF_S,
                  min_cycle_s: float = 0.0):
@@ -47,21 +57,40 @@ class Relay:
         self.min_on_s, self.min_off_s, self.min_cycle_s = min_on_s, min_off_s, min_cycle_s
         self.on = False
         self.changed_s: float | None = None  # when the relay last opened or closed
-        self.closed_s: float | None = None  # when it last closed
+        self.closed_s: float | None = None  # when the cycle now running (or the last) began
+        self.cut_s: float | None = None  # when a cut interrupted it, while that may be resumed
         self.closures = 0
 
+    def interrupted(self, now_s: float) -> bool:
+        """Whether a cut opened the relay recently enough that closing it resumes the cycle."""
+        return self.cut_s is not None and now_s - self.cut_s <= self.RESUME_WITHIN_S
+
     def can_close(self, now_s: float) -> bool:
-        return (self.changed_s is None or now_s - self.changed_s >= self.min_off_s) and (
-            self.closed_s is None or now_s - self.closed_s >= self.min_cycle_s)
+        return self.interrupted(now_s) or (
+            (self.changed_s is None or now_s - self.changed_s >= self.min_off_s)
+            and (self.closed_s is None or now_s - self.closed_s >= self.min_cycle_s))
+
+    def interrupt(self, now_s: float) -> bool:
+        """Open at once for a cause outside the law; the cycle may be resumed (see above)."""
+        if self.on:
+            self.on, self.changed_s, self.cut_s = False, now_s, now_s
+        return False
 
     def set(self, now_s: float, want_on: bool, *, cut: bool = False) -> bool:
         """Move toward want_on where the timing rules allow; `cut` opens at once, whatever."""
-        if cut or (not want_on and self.on and now_s - self.changed_s >= self.min_on_s):
+        if cut:
             if self.on:
                 self.on, self.changed_s = False, now_s
+            self.cut_s = None
+        elif not want_on and self.on and now_s - self.changed_s >= self.min_on_s:
+            self.on, self.changed_s = False, now_s
         elif want_on and not self.on and self.can_close(now_s):
-            self.on, self.changed_s, self.closed_s = True, now_s, now_s
+            if not self.interrupted(now_s):
+                self.closed_s = now_s
+            self.on, self.changed_s, self.cut_s = True, now_s, None
             self.closures += 1
+        elif not want_on and not self.on:
+            self.cut_s = None  # the law no longer wants what the cut interrupted
         return self.on
 
 
@@ -78,10 +107,16 @@ class BangBang:
         self.relay = Relay(min_on_s=min_on_s, min_off_s=min_off_s)
 
     def tick(self, *, now_s: float, water_c: float | None, target_c: float) -> bool:
-        if water_c is None or water_c >= target_c:
+        if water_c is None:
+            return self.relay.interrupt(now_s)
+        if water_c >= target_c:
             return self.relay.set(now_s, False, cut=True)
-        want = True if water_c < target_c - self.band_c else self.relay.on
+        want = water_c < target_c - self.band_c or self.relay.on or self.relay.interrupted(now_s)
         return self.relay.set(now_s, want)
+
+    def overruled(self, *, now_s: float) -> None:
+        """The supervisor kept the heater off although this law asked for it."""
+        self.relay.interrupt(now_s)
 
 
 class _ProbeGuess:
@@ -212,11 +247,16 @@ class HeaterControl:
         self._advance(now_s)
         if water_c is None:
             self._block = None
-            return self.relay.set(now_s, False, cut=True)
+            return self.relay.interrupt(now_s)
         self._observe(now_s, water_c)
         if water_c >= target_c + ABOVE_TARGET_C or self._estimate_c >= target_c:
             return self.relay.set(now_s, False, cut=True)
         return self.relay.set(now_s, self._decide(now_s, water_c, target_c))
+
+    def overruled(self, *, now_s: float) -> None:
+        """The supervisor kept the heater off although this law asked for it: the relay is
+        open, and the model must know (it runs on what was driven, not on what was asked)."""
+        self.relay.interrupt(now_s)
 
     def feet_in(self, *, now_s: float) -> None:
         """The customer has put their feet in (the tap that starts the soak): a known
@@ -225,9 +265,12 @@ class HeaterControl:
     def _decide(self, now_s: float, water_c: float, target_c: float) -> bool:
         loss_w = max(self.loss_w_per_k * (target_c - self.room_c), 1.0)
         peak = self._estimate_c + self._coast_rise_c(loss_w)
-        if self.relay.on:
+        resuming = not self.relay.on and self.relay.interrupted(now_s)
+        if self.relay.on or resuming:
             if self._pulse_end_s is None:  # warming: until the predicted peak is nearly there
                 return peak < target_c - self.warm_margin_c
+            if resuming:  # a cut interrupted the pulse: it keeps the length it was planned with
+                self._pulse_end_s += now_s - self.relay.cut_s
             # A planned pulse; cut short only if the water turned out warmer than forecast.
             return now_s < self._pulse_end_s and peak < target_c + self.peak_cap_c
         half_band = self._half_band_c(loss_w)

@@ -111,7 +111,7 @@ class Controller:
                 water_present=self.rig.water_present)
             self.verdict = verdict
             if want and not verdict.heater:
-                self.law.relay.set(now_s, False, cut=True)  # the law must know the relay opened
+                self.law.overruled(now_s=now_s)
             for fault in verdict.new_faults:
                 self._on_fault(fault)
             self._drive(verdict)

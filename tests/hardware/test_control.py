@@ -21,22 +21,28 @@ MIN_ON_S, MIN_OFF_S, BUDGET_PER_H = 10.0, 10.0, 30.0
 
 def check_rules(ticks, *, min_cycle_s: float = 0.0, above_target_c: float = 0.0) -> None:
     """ticks: (now_s, reading or None, target_c, heater) per tick, in order. above_target_c:
-    how far the reading may pass the target (a law with an estimate of the water)."""
-    on_since = off_since = last_closed = None
+    how far the reading may pass the target (a law with an estimate of the water). A cycle
+    cut by a missing reading may resume at once within Relay.RESUME_WITHIN_S."""
+    on_since = off_since = last_closed = interrupted_s = None
     was_on = False
     for now, reading, target, on in ticks:
         if reading is None or reading >= target + above_target_c:
             assert not on, f"heater on at {now} s with reading {reading} and target {target}"
         if on and not was_on:
-            if off_since is not None:
+            resumed = interrupted_s is not None and now - interrupted_s <= Relay.RESUME_WITHIN_S
+            if off_since is not None and not resumed:
                 assert now - off_since >= MIN_OFF_S - 1e-9, f"closed {now - off_since:.1f} s after opening"
-            if last_closed is not None:
+            if last_closed is not None and not resumed:
                 assert now - last_closed >= min_cycle_s - 1e-9, f"closed twice within {now - last_closed} s"
-            on_since = last_closed = now
+            on_since, interrupted_s = now, None
+            last_closed = last_closed if resumed else now
         elif was_on and not on:
             if reading is not None and reading < target:  # not a safety cut
                 assert now - on_since >= MIN_ON_S - 1e-9, f"opened {now - on_since:.1f} s after closing"
             off_since = now
+            interrupted_s = now if reading is None else None
+        elif not on and reading is not None:
+            interrupted_s = None  # the law looked again and chose not to resume
         was_on = on
 
 
@@ -117,6 +123,52 @@ def test_the_relay_counts_closures_and_keeps_its_minimum_times():
     assert relay.set(60, True)
     assert not relay.set(61, True, cut=True)
     assert relay.closures == 2
+
+
+def test_an_interrupted_cycle_resumes_at_once_without_a_new_closure_of_the_budget():
+    relay = Relay(min_on_s=10, min_off_s=10, min_cycle_s=120)
+    assert relay.set(0, True)
+    assert not relay.interrupt(5)  # a bad reading
+    assert relay.set(6, True)  # back at once: neither the off time nor the budget holds it
+    assert relay.closed_s == 0 and relay.closures == 2
+    assert relay.set(12, False)  # its own on time counts from the resumption
+    assert not relay.set(16, False)
+    assert not relay.set(40, True)  # a new cycle waits for the budget as ever
+    assert not relay.set(40 + Relay.RESUME_WITHIN_S, True)
+    assert relay.set(120, True)
+
+
+def test_a_cut_by_the_laws_own_rule_or_a_long_interruption_gives_no_right_to_resume():
+    relay = Relay(min_on_s=10, min_off_s=10, min_cycle_s=120)
+    relay.set(0, True)
+    relay.set(5, False, cut=True)  # the reading reached the target
+    assert not relay.set(6, True)
+    relay = Relay(min_on_s=10, min_off_s=10, min_cycle_s=120)
+    relay.set(0, True)
+    relay.interrupt(5)
+    assert not relay.set(5 + Relay.RESUME_WITHIN_S + 1, True)
+    relay = Relay(min_on_s=10, min_off_s=10, min_cycle_s=120)
+    relay.set(0, True)
+    relay.interrupt(5)
+    relay.set(6, False)  # the law no longer wants what was interrupted
+    assert not relay.set(7, True)
+
+
+@pytest.mark.parametrize("make", [lambda: BangBang(0.3), HeaterControl])
+def test_heat_resumes_at_the_first_good_reading_after_a_glitch(make):
+    control = make()
+    assert control.tick(now_s=0.0, water_c=30.0, target_c=38.0)
+    assert not control.tick(now_s=0.9, water_c=None, target_c=38.0)
+    assert not control.tick(now_s=1.8, water_c=None, target_c=38.0)
+    assert control.tick(now_s=2.7, water_c=30.1, target_c=38.0)
+
+
+@pytest.mark.parametrize("make", [lambda: BangBang(0.3), HeaterControl])
+def test_after_the_supervisors_veto_heat_resumes_once_it_is_lifted(make):
+    control = make()
+    assert control.tick(now_s=0.0, water_c=30.0, target_c=38.0)
+    control.overruled(now_s=0.0)
+    assert control.tick(now_s=0.9, water_c=30.0, target_c=38.0)
 
 
 def test_time_running_backwards_and_nonsense_settings_are_refused():
