@@ -44,8 +44,11 @@ class Device:
 
 @dataclass(frozen=True)
 class ThermometerConfig:
-    sensor_id: str | None = None
+    sensor_id: str | None = None  # the 12 hex digits, without "28-"; None: the bus's only DS18B20
     devices_dir: Path = Path("/sys/bus/w1/devices")
+    # A second DS18B20 in the same water, on the same bus: the two must agree, and the higher
+    # reading is the one the ceiling and over-temperature rules use. None: not fitted.
+    check_sensor_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,9 @@ class Hardware:
     buzzer: Device | None = None
     stop_button: Device | None = None
     float_switch: Device | None = None
+    # A second relay in series with the heater, closed only while a session may heat: the one
+    # thing software can do about a heater relay welded shut. None: not fitted.
+    safety_relay: Device | None = None
 
 
 @dataclass(frozen=True)
@@ -100,9 +106,11 @@ class Config:
 
 
 SECTIONS = ("paths", "bath", "hardware", "kiosk", "cleaning", "session", "journal", "mqtt")
-DEVICES = ("heater", "pump", "vibration", "buzzer", "stop_button", "float_switch")
-# Relay boards switch on a low input; buttons and float switches close to GND against the
-# Pi's pull-up. Only the motor driver and the buzzer are driven high.
+# Every GPIO device, by its config key (which is also the Rig's keyword for it).
+DEVICES = ("heater", "pump", "vibration", "buzzer", "stop_button", "float_switch", "safety_relay")
+# Relay boards (the heater's, the pump's, the safety relay's) switch on a low input; buttons and
+# float switches close to GND against the Pi's pull-up. Only the motor driver and the buzzer
+# are driven high.
 ACTIVE_HIGH = ("vibration", "buzzer")
 LANGUAGES = ("en", "de")
 
@@ -261,18 +269,48 @@ def _check_pins_unique(check: Checker, fields: dict, hardware: Hardware) -> None
         seen.setdefault(device.pin, name)
 
 
+THERMOMETER_KEYS = ("sensor_id", "devices_dir", "check_sensor_id")
+
+
+def _sensor_id(check: Checker, node: Node, path: str) -> str | None:
+    """A DS18B20 id as hardware.w1file.sensor_name takes it: the 12 hex digits, '28-' in front or
+    not, either case; kept as the 12 lower-case digits."""
+    if node.kind == "scalar" and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        # An id of digits alone reads as a number (a leading 0 even as an octal one).
+        check.problem(node, path, "the id was read as a number; write it as listed in "
+                                  "/sys/bus/w1/devices, with '28-' in front (or in quotes)")
+        return None
+    text = check.text(node, path, max_len=32, pattern=r"(?i)(28-)?[0-9a-f]{12}",
+                      pattern_help="write the 12 hex digits after '28-', as listed in "
+                                   "/sys/bus/w1/devices")
+    return None if text is None else text.lower().removeprefix("28-")
+
+
 def _thermometer(check: Checker, node: Node, current: ThermometerConfig) -> ThermometerConfig:
-    fields = check.mapping(node, "hardware.thermometer", optional=("sensor_id", "devices_dir")) or {}
-    sensor_id = current.sensor_id
-    if "sensor_id" in fields and not _empty(fields["sensor_id"]):
-        sensor_id = check.text(fields["sensor_id"], "hardware.thermometer.sensor_id", max_len=32,
-                               pattern=r"(28-)?[0-9a-f]{12}",
-                               pattern_help="write the 12 hex digits after '28-', "
-                                            "as listed in /sys/bus/w1/devices")
-        sensor_id = sensor_id.removeprefix("28-") if sensor_id else current.sensor_id
+    fields = check.mapping(node, "hardware.thermometer", optional=THERMOMETER_KEYS) or {}
+    ids = {"sensor_id": current.sensor_id, "check_sensor_id": current.check_sensor_id}
+    for key in ids:
+        if key in fields:
+            if _empty(fields[key]):
+                ids[key] = None
+            elif (found := _sensor_id(check, fields[key], f"hardware.thermometer.{key}")) is not None:
+                ids[key] = found
     devices_dir = _set(check, fields, "devices_dir", "hardware.thermometer", _path(check),
                        current.devices_dir)
-    return ThermometerConfig(sensor_id, devices_dir)
+    sensor_id, check_sensor_id = ids["sensor_id"], ids["check_sensor_id"]
+    if check_sensor_id is not None and "check_sensor_id" in fields:
+        where = fields["check_sensor_id"]
+        main_given = "sensor_id" in fields and not _empty(fields["sensor_id"])  # if bad: reported
+        if sensor_id is None and not main_given:
+            check.problem(where, "hardware.thermometer.check_sensor_id",
+                          "a check probe needs the main probe named too: with two DS18B20s on the "
+                          "bus, set hardware.thermometer.sensor_id to the probe the heater is "
+                          "controlled by")
+        elif check_sensor_id == sensor_id:
+            check.problem(where, "hardware.thermometer.check_sensor_id",
+                          f"28-{check_sensor_id} is also hardware.thermometer.sensor_id; the check "
+                          "probe is a second DS18B20: give its own id")
+    return ThermometerConfig(sensor_id, devices_dir, check_sensor_id)
 
 
 def _kiosk(check: Checker, node: Node, current: KioskSettings) -> KioskSettings:

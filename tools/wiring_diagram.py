@@ -59,7 +59,9 @@ class Device:
 
 COLOURS = {"3V3": "#e07b00", "5V": "#c62828", "GND": "#212121"}
 SIGNAL = {"probe": "#f9a825", "heater": "#1565c0", "pump": "#00838f", "vibration": "#6a1b9a",
-          "buzzer": "#2e7d32", "stop_button": "#ad1457", "float_switch": "#4e342e"}
+          "buzzer": "#2e7d32", "stop_button": "#ad1457", "float_switch": "#4e342e",
+          "safety_relay": "#827717"}
+RELAYS = ("heater", "pump", "safety_relay")  # the inputs of the relay board, IN1 onwards
 
 
 def shipped_with_every_device() -> Config:
@@ -77,17 +79,21 @@ def devices(config: Config, w1_pin: int = W1_PIN) -> list[Device]:
     found = [Device("probe", "DS18B20 probe (in the water)", (
         "4.7 kOhm pull-up between DATA and 3.3 V",
         "3.3 V only: the GPIOs do not take 5 V",
+        "a check probe, if fitted: the same 3 pins, one pull-up",
     ), (("VDD (red)", "3V3", COLOURS["3V3"]), ("DATA (yellow)", f"GPIO{w1_pin}", SIGNAL["probe"]),
         ("GND (black)", "GND", COLOURS["GND"])))]
-    relays = [(name, getattr(hw, name)) for name in ("heater", "pump") if getattr(hw, name) is not None]
+    relays = [(name, getattr(hw, name)) for name in RELAYS if getattr(hw, name) is not None]
     if relays:
-        terminals = [(f"IN{n} ({name})", f"GPIO{d.pin}", SIGNAL[name])
+        terminals = [(f"IN{n} ({name.replace('_', ' ')})", f"GPIO{d.pin}", SIGNAL[name])
                      for n, (name, d) in enumerate(relays, 1)]
-        found.append(Device("heater", "Relay board (opto-isolated)", (
-            f"input {level(relays[0][1])} = relay on; a floating input = off",
-            "VCC from 3.3 V, JD-VCC from 5 V (jumper removed)",
-            "heater and pump on COM-NO, never NC",
-        ), (*terminals, ("VCC", "3V3", COLOURS["3V3"]), ("JD-VCC", "5V", COLOURS["5V"]),
+        loads = "heater, safety relay and pump" if hw.safety_relay is not None else "heater and pump"
+        notes = (f"input {level(relays[0][1])} = relay on; a floating input = off",
+                 "VCC from 3.3 V, JD-VCC from 5 V (jumper removed)",
+                 f"{loads} on COM-NO, never NC")
+        if hw.safety_relay is not None:
+            notes += ("safety relay: in series with the heater relay (below)",)
+        found.append(Device("heater", "Relay board (opto-isolated)", notes, (
+            *terminals, ("VCC", "3V3", COLOURS["3V3"]), ("JD-VCC", "5V", COLOURS["5V"]),
             ("GND", "GND", COLOURS["GND"]))))
     if hw.vibration is not None:
         found.append(Device("vibration", "Vibration motor driver (MOSFET module)", (
@@ -140,8 +146,8 @@ def pinout_table(config: Config, w1_pin: int = W1_PIN) -> str:
         if signal.startswith("GPIO") and key == "probe":
             where = "`dtoverlay=w1-gpio` (config.txt)"
         elif signal.startswith("GPIO"):
-            name = re.search(r"\((\w+)\)", wire.terminal)
-            name = name[1] if name else key
+            name = re.search(r"\(([\w ]+)\)", wire.terminal)
+            name = name[1].replace(" ", "_") if name else key
             device = getattr(config.hardware, name)
             high = str(device.active_high).lower()
             where = f"`hardware.{name}: {{pin: {device.pin}, active_high: {high}}}`"
@@ -171,8 +177,9 @@ def svg(config: Config, w1_pin: int = W1_PIN) -> str:
     boxes, bottom = _boxes(found, all_wires)
     body += boxes
     mains_y = max(ROW_Y + 20 * ROW_H, bottom) + 50
-    body += _mains(config, mains_y)
-    height = mains_y + 170
+    mains, mains_h = _mains(config, mains_y)
+    body += mains
+    height = mains_y + mains_h
     head = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
             f'viewBox="0 0 {WIDTH} {height}" font-family="DejaVu Sans, Arial, sans-serif">',
             f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>',
@@ -227,16 +234,19 @@ def _boxes(found: list[Device], all_wires: list[Wire]) -> tuple[list[str], int]:
     return out, y
 
 
-def _mains(config: Config, y: int) -> list[str]:
-    """The heater's mains path: everything software cannot do is here."""
+def _mains(config: Config, y: int) -> tuple[list[str], int]:
+    """The heater's mains path (everything software cannot do is here), and its height."""
     out = [_text(20, y, "Mains (230 V or 120 V): a qualified electrician wires this part", size=18,
                  weight="bold", colour="#b71c1c")]
+    safety = config.hardware.safety_relay is not None
     chain = [("Wall socket", "earthed", ""), ("RCD / GFCI", "30 mA trip,", "tested monthly"),
              ("Mains switch", "the real", "emergency stop"),
              ("Thermal cut-out", "manual reset, about", "45 C, on the basin"),
+             *([("Safety relay", "COM -> NO, open", "at faults and idle")] if safety else []),
              ("Heater relay", "COM -> NO", "(never NC)"),
              (f"Heater {config.bath.heater_w:g} W", "earthed", "")]
-    box_w, gap, x = 150, 28, 20
+    gap, x = 24, 20
+    box_w = min(150, (WIDTH - 2 * x - gap * (len(chain) - 1)) // len(chain))
     for n, (title, note, note2) in enumerate(chain):
         out.append(f'<rect x="{x}" y="{y + 20}" width="{box_w}" height="64" rx="6" fill="#fff3f3" '
                    f'stroke="#b71c1c"/>')
@@ -249,13 +259,16 @@ def _mains(config: Config, y: int) -> list[str]:
         x += box_w + gap
     notes = ("The live conductor runs through every box in turn. The cut-out opens it whatever the relay "
              "or the software do, and stays open until a person resets it.",
+             *(("The safety relay opens it at any fault, at stop and at idle, even with the heater relay "
+                "welded shut; the software switches it, so it does not replace the cut-out.",)
+               if safety else ()),
              "Earth the heater and any metal of the basin. The pump's relay is wired the same way, after "
              "the RCD and the mains switch.",
              "The STOP button on the Pi is a convenience: the mains switch and the cut-out are the "
              "emergency stop.")
     for n, text in enumerate(notes):
         out.append(_text(20, y + 112 + 18 * n, text, size=12))
-    return out
+    return out, 112 + 18 * len(notes) + 4
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -78,8 +78,9 @@ def test_the_design_sample_parses_to_what_it_says():
     assert hw.pump == Device(27, active_high=False)
     # Relays default to active-low (the common relay boards), buttons and the float switch to a
     # contact closing to GND against the pull-up; the motor driver and the buzzer to active-high.
-    assert [getattr(hw, n) for n in DEVICES[2:]] == [
+    assert [getattr(hw, n) for n in ("vibration", "buzzer", "stop_button", "float_switch")] == [
         Device(18), Device(22), Device(23, active_high=False), Device(24, active_high=False)]
+    assert hw.safety_relay is None and hw.thermometer.check_sensor_id is None  # not in the sample
     assert (config.kiosk.language, config.kiosk.blank_after_s, config.kiosk.volume) == ("en", 300, 0.6)
     assert (config.cleaning.required, config.cleaning.contact_s) == (True, 600)
     assert config.journal.keep_days == 180
@@ -188,6 +189,14 @@ BAD_VALUES = [
      "12 hex digits"),
     ("hardware:\n  thermometer:\n    devices_dir: sys/bus\n", "hardware.thermometer.devices_dir",
      3, 18, "not an absolute path"),
+    ("hardware:\n  safety_relay: {pin: 28}\n", "hardware.safety_relay.pin", 2, 23, "from 2 to 27"),
+    ("hardware:\n  safety_relay: {pin: 25, active_high: 0}\n", "hardware.safety_relay.active_high",
+     2, 40, "true or false"),
+    ("hardware:\n  safety_relay: 25\n", "hardware.safety_relay", 2, 17, "not a mapping"),
+    ("hardware:\n  thermometer:\n    sensor_id: 0316a2790b00\n    check_sensor_id: 28-0316a2790b\n",
+     "hardware.thermometer.check_sensor_id", 4, 22, "12 hex digits"),
+    ("hardware:\n  thermometer:\n    sensor_id: 0316a2790b00\n    check_sensor_id: [a]\n",
+     "hardware.thermometer.check_sensor_id", 4, 22, "not text"),
     ("kiosk:\n  language: fr\n", "kiosk.language", 2, 13, "allowed: 'en', 'de'"),
     ("kiosk:\n  blank_after_s: 10\n", "kiosk.blank_after_s", 2, 18, "from 30 to 86400 s"),
     ("cleaning:\n  required: 1\n", "cleaning.required", 2, 13, "true or false"),
@@ -293,6 +302,100 @@ def test_an_optional_device_can_be_written_as_not_fitted(value):
 def test_a_sensor_id_is_kept_without_its_family_prefix():
     text = "hardware:\n  thermometer:\n    sensor_id: 28-0123456789ab\n"
     assert parse_config(text, "c.yaml").hardware.thermometer.sensor_id == "0123456789ab"
+
+
+# -- the safety relay ----------------------------------------------------------------------
+
+
+def test_a_safety_relay_is_a_relay_board_input_active_low_by_default():
+    hw = parse_config("hardware:\n  safety_relay: {pin: 25}\n", "c.yaml").hardware
+    assert hw.safety_relay == Device(25, active_high=False)
+    assert "safety_relay" in DEVICES  # what the service hands the rig, by the same name
+    wired_high = parse_config("hardware:\n  safety_relay: {pin: 25, active_high: true}\n", "c.yaml")
+    assert wired_high.hardware.safety_relay == Device(25, active_high=True)
+
+
+@pytest.mark.parametrize("value", ["null", "false"])
+def test_no_safety_relay_unless_configured(value):
+    assert Config().hardware.safety_relay is None
+    assert parse_config(f"hardware:\n  safety_relay: {value}\n", "c.yaml").hardware.safety_relay is None
+
+
+@pytest.mark.parametrize(("pin", "others", "who"), [
+    (17, "", "heater"),  # the heater's default pin
+    (5, "  heater: {pin: 5}\n", "heater"),
+    (5, "  pump: {pin: 5}\n", "pump"),
+    (5, "  float_switch:\n    pin: 5\n", "float_switch"),
+])
+def test_the_safety_relay_shares_no_pin(pin, others, who):
+    problem = only_problem(f"hardware:\n  safety_relay: {{pin: {pin}}}\n{others}")
+    assert (problem.path, problem.line, problem.col) == ("hardware.safety_relay.pin", 2, 23)
+    assert problem.message == f"GPIO {pin} is also the {who}; one device per pin"
+
+
+def test_a_device_on_the_safety_relays_pin_is_refused_too():
+    problems = problems_of("hardware:\n  safety_relay: {pin: 25}\n  buzzer: {pin: 25}\n")
+    assert [(p.path, p.line) for p in problems] == [("hardware.safety_relay.pin", 2)]
+
+
+# -- the check probe -----------------------------------------------------------------------
+
+TWO_PROBES = "hardware:\n  thermometer:\n    sensor_id: {main}\n    check_sensor_id: {check}\n"
+
+
+@pytest.mark.parametrize(("main", "check"), [
+    ("0316a2790b00", "0316a2790bff"),
+    ("28-0316a2790b00", "28-0316a2790bff"),
+    ("28-0316A2790B00", "0316A2790BFF"),  # as printed on some probes' labels
+    ("'000006123456'", "28-000006123457"),
+])
+def test_a_check_probe_is_kept_like_the_main_one(main, check):
+    t = parse_config(TWO_PROBES.format(main=main, check=check), "c.yaml").hardware.thermometer
+    assert (t.sensor_id, t.check_sensor_id) == (main.strip("'").lower().removeprefix("28-"),
+                                                check.lower().removeprefix("28-"))
+
+
+def test_no_check_probe_unless_configured():
+    assert Config().hardware.thermometer.check_sensor_id is None
+    text = "hardware:\n  thermometer:\n    sensor_id: 0316a2790b00\n    check_sensor_id: null\n"
+    assert parse_config(text, "c.yaml").hardware.thermometer.check_sensor_id is None
+
+
+@pytest.mark.parametrize(("main", "check"), [
+    ("0316a2790b00", "0316a2790b00"),
+    ("28-0316a2790b00", "0316a2790b00"),
+    ("0316a2790b00", "28-0316A2790B00"),
+])
+def test_the_check_probe_is_not_the_main_probe(main, check):
+    problem = only_problem(TWO_PROBES.format(main=main, check=check))
+    assert (problem.path, problem.line, problem.col) == ("hardware.thermometer.check_sensor_id", 4, 22)
+    assert "28-0316a2790b00 is also hardware.thermometer.sensor_id" in problem.message
+
+
+@pytest.mark.parametrize("main", [None, "null"])
+def test_a_check_probe_needs_the_main_probe_named(main):
+    text = "hardware:\n  thermometer:\n"
+    if main is not None:
+        text += f"    sensor_id: {main}\n"
+    text += "    check_sensor_id: 0316a2790bff\n"
+    problem = only_problem(text)
+    line = 4 if main is not None else 3
+    assert (problem.path, problem.line, problem.col) == ("hardware.thermometer.check_sensor_id", line, 22)
+    assert "two DS18B20s on the bus" in problem.message
+    assert "set hardware.thermometer.sensor_id" in problem.message
+
+
+def test_a_bad_main_id_beside_a_check_probe_is_one_problem_at_the_main_id():
+    problem = only_problem(TWO_PROBES.format(main="28-XYZ", check="0316a2790bff"))
+    assert (problem.path, problem.line, problem.col) == ("hardware.thermometer.sensor_id", 3, 16)
+
+
+@pytest.mark.parametrize("key", ["sensor_id", "check_sensor_id"])
+def test_an_id_of_digits_alone_is_read_as_a_number_and_says_so(key):
+    other = "check_sensor_id: 0316a2790bff" if key == "sensor_id" else "sensor_id: 0316a2790b00"
+    problem = only_problem(f"hardware:\n  thermometer:\n    {other}\n    {key}: 000006123456\n")
+    assert (problem.path, problem.line) == (f"hardware.thermometer.{key}", 4)
+    assert "read as a number" in problem.message and "'28-' in front" in problem.message
 
 
 # -- where the file comes from -------------------------------------------------------------
