@@ -3,7 +3,7 @@ says what to do about it.
 
 Every file is read under `root` (default /), so the same checks run on a mounted SD card and,
 in the tests, on fake sysfs trees; commands (timedatectl, vcgencmd) run only when root is /.
-Nothing here drives an output or claims a pin: the thermometer is read once, the GPIO lines are
+Nothing here drives an output or claims a pin: each thermometer is read once, the GPIO lines are
 only looked at, the service is asked for its status.
 """
 
@@ -21,6 +21,7 @@ import textwrap
 from dataclasses import dataclass, field, replace
 from importlib import util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from routines import LOCAL, load_library
 
@@ -28,9 +29,13 @@ from .client import Client
 from .config import DEFAULT_PATH, DEVICES, ENV_VAR, Config, load_config
 from .errors import ConfigError, KioskError
 
+if TYPE_CHECKING:
+    from hardware.reading import Reading
+
 PASS, WARN, FAIL = "pass", "warn", "fail"
-DESCRIPTION = ("Check that this Pi is ready to run the bath: the 1-Wire overlay, bus and thermometer, "
-               "the GPIO chips, pin factory and pins, the config and routines, the service and its "
+DESCRIPTION = ("Check that this Pi is ready to run the bath: the 1-Wire overlay, bus and thermometer "
+               "(and the check probe, when one is fitted: that the two agree), the GPIO chips, pin "
+               "factory and pins (the safety relay's too), the config and routines, the service and its "
                "socket, the journal and its disk, the clock, the CPU temperature and the power "
                "supply. Each check says pass, warn or fail, with the fix. Exit status: 0 when "
                "nothing failed (warnings allowed), 1 when a check failed.")
@@ -51,7 +56,9 @@ INTERFACE_PINS = {
 INTERFACE_LINES = {"i2c_arm": "dtparam=i2c_arm=on", "spi": "dtparam=spi=on", "uart": "enable_uart=1",
                    "i2s": "dtparam=i2s=on"}
 LABELS = {"heater": "heater relay", "pump": "pump relay", "vibration": "vibration motor",
-          "buzzer": "buzzer", "stop_button": "STOP button", "float_switch": "float switch"}
+          "buzzer": "buzzer", "stop_button": "STOP button", "float_switch": "float switch",
+          "safety_relay": "safety relay"}
+PROBES_AGREE_C = 1.0  # the supervisor's rule: a main and a check probe this far apart disagree
 MIB = 1024 * 1024
 DISK_FAIL_B, DISK_WARN_B = 32 * MIB, 256 * MIB  # a session adds kilobytes: the room is for the OS
 CPU_WARN_C, CPU_FAIL_C = 70.0, 80.0  # the firmware throttles the CPU from 80 C
@@ -203,6 +210,8 @@ class Context:
     boot: BootConfig = field(default_factory=lambda: BootConfig(None))
     status: dict | None = None  # the service's answer to "status"
     service_error: str | None = None  # why there is none
+    # Each probe's one read, kept for the checks that compare them: config key -> Probe.
+    probes: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def live(self) -> bool:
@@ -267,6 +276,36 @@ def _devices(config: Config) -> dict[str, int]:
     return {name: device.pin for name in DEVICES if (device := getattr(hw, name)) is not None}
 
 
+@dataclass(frozen=True)
+class Probe:
+    """One DS18B20 as the doctor found it: opened and read, or why it could not be opened."""
+
+    key: str  # its config key: sensor_id or check_sensor_id
+    sensor_id: str | None = None  # the 28-... name, once found on the bus
+    reading: Reading | None = None  # its one read, once found
+    problem: str = ""  # why it was not found
+
+
+def _probe(ctx: Context, key: str) -> Probe:
+    """The probe named by hardware.thermometer.KEY, opened and read once per doctor run."""
+    if key in ctx.probes:
+        return ctx.probes[key]
+    from hardware.errors import HardwareError
+    from hardware.thermometer import Thermometer
+
+    t = ctx.config.hardware.thermometer
+    try:
+        thermometer = Thermometer(sensor_id=getattr(t, key), devices_dir=ctx.path(t.devices_dir))
+    except HardwareError as exc:
+        # The adapter's messages name the main probe's key; this one may be the check probe.
+        probe = Probe(key, problem=str(exc).replace("hardware.thermometer.sensor_id",
+                                                    f"hardware.thermometer.{key}"))
+    else:
+        probe = Probe(key, thermometer.sensor_id, thermometer.read())
+    ctx.probes[key] = probe
+    return probe
+
+
 # -- the checks ------------------------------------------------------------------------------
 
 def check_config(ctx: Context) -> Result:
@@ -275,8 +314,13 @@ def check_config(ctx: Context) -> Result:
         return Result("config", FAIL, f"the config file has errors:\n{ctx.config_problem}",
                       "fix each line shown, then run `footbath config check`")
     where = config.file or "the built-in defaults (no config file)"
+    hw = config.hardware
     summary = (f"ceiling {config.bath.ceiling_c:.1f} C, {config.bath.heater_w:g} W heater in "
-               f"{config.bath.litres:g} L, heater relay on GPIO {config.hardware.heater.pin}")
+               f"{config.bath.litres:g} L, heater relay on GPIO {hw.heater.pin}")
+    if hw.safety_relay is not None:
+        summary += f", safety relay on GPIO {hw.safety_relay.pin}"
+    if hw.thermometer.check_sensor_id is not None:
+        summary += f", check probe 28-{hw.thermometer.check_sensor_id}"
     if config.hardware.simulate is True:
         return Result("config", WARN, f"{where}: hardware.simulate is true: the service runs a simulated "
                                       "bath and never drives the heater",
@@ -365,27 +409,69 @@ def check_w1_bus(ctx: Context) -> Result:
 
 
 def check_thermometer(ctx: Context) -> Result:
-    from hardware.errors import HardwareError
-    from hardware.thermometer import Thermometer
-
-    t = ctx.config.hardware.thermometer
-    try:
-        thermometer = Thermometer(sensor_id=t.sensor_id, devices_dir=ctx.path(t.devices_dir))
-    except HardwareError as exc:
-        return Result("thermometer", FAIL, str(exc),
+    probe = _probe(ctx, "sensor_id")
+    if probe.problem:
+        return Result("thermometer", FAIL, probe.problem,
                       "fix the wiring or hardware.thermometer.sensor_id, then run the doctor again")
-    reading = thermometer.read()
+    reading = probe.reading
     if not reading.ok:
         raw = "" if reading.raw_c is None else f" (it said {reading.raw_c:g} C)"
         return Result("thermometer", FAIL,
-                      f"{thermometer.sensor_id}: no valid reading{raw}: {reading.message}",
+                      f"{probe.sensor_id}: no valid reading{raw}: {reading.message}",
                       "the heater stays off while this lasts; check the probe, then run the doctor again")
     ceiling_c = ctx.config.bath.ceiling_c
     if reading.water_c >= ceiling_c:
-        return Result("thermometer", WARN, f"{thermometer.sensor_id} reads {reading.water_c:.1f} C, at or "
+        return Result("thermometer", WARN, f"{probe.sensor_id} reads {reading.water_c:.1f} C, at or "
                                            f"above the {ceiling_c:.1f} C ceiling",
                       "let the water cool; if it is not that hot, the probe is near something warm")
-    return Result("thermometer", PASS, f"{thermometer.sensor_id} reads {reading.water_c:.2f} C")
+    return Result("thermometer", PASS, f"{probe.sensor_id} reads {reading.water_c:.2f} C")
+
+
+def check_check_probe(ctx: Context) -> Result:
+    """The second DS18B20 (hardware.thermometer.check_sensor_id), read like the main one, and
+    whether the two agree as the supervisor wants them to."""
+    name = "check probe"
+    if ctx.config.hardware.thermometer.check_sensor_id is None:
+        return Result(name, PASS, "none fitted (optional: hardware.thermometer.check_sensor_id, a second "
+                                  "DS18B20 in the water; see docs/wiring.md)")
+    probe = _probe(ctx, "check_sensor_id")
+    if probe.problem:
+        return Result(name, FAIL, probe.problem,
+                      "fix its wiring (the same three wires and pull-up as the main probe) or "
+                      "hardware.thermometer.check_sensor_id, then run the doctor again")
+    reading = probe.reading
+    if not reading.ok:
+        raw = "" if reading.raw_c is None else f" (it said {reading.raw_c:g} C)"
+        return Result(name, FAIL, f"{probe.sensor_id}: no valid reading{raw}: {reading.message}",
+                      "check the second probe's plug and wires (on the same bus as the main probe), "
+                      "then run the doctor again")
+    found = f"{probe.sensor_id} reads {reading.water_c:.2f} C"
+    main = _probe(ctx, "sensor_id")
+    if main.sensor_id == probe.sensor_id:
+        return Result(name, FAIL, f"{found}, but that is the main probe itself: the two ids name one "
+                                  "DS18B20", "set hardware.thermometer.sensor_id and check_sensor_id to "
+                                             "the two probes' ids (the 28-... names in "
+                                             "/sys/bus/w1/devices)")
+    compared = not main.problem and main.reading.ok
+    if compared:
+        apart_c = abs(reading.water_c - main.reading.water_c)
+        found += (f", {apart_c:.2f} C from the main probe {main.sensor_id} "
+                  f"({main.reading.water_c:.2f} C)")
+        if apart_c > PROBES_AGREE_C:
+            return Result(name, FAIL, f"{found}: more than the {PROBES_AGREE_C:.1f} C they may differ "
+                                      "by; 30 s of this during a session is a fault (probes_disagree)",
+                          "stir the water and run the doctor again; if they still disagree, one probe "
+                          "is out of the water, near the heater, or failing: see docs/wiring.md")
+    ceiling_c = ctx.config.bath.ceiling_c
+    if reading.water_c >= ceiling_c:
+        return Result(name, WARN, f"{found}; at or above the {ceiling_c:.1f} C ceiling (the higher "
+                                  "probe is the one the ceiling is judged by)",
+                      "let the water cool; if it is not that hot, the probe is near something warm")
+    if not compared:
+        return Result(name, WARN, f"{found}; whether it agrees with the main probe was not checked: the "
+                                  "main probe has no valid reading",
+                      "see the thermometer check above")
+    return Result(name, PASS, f"{found}: they agree within {PROBES_AGREE_C:.1f} C")
 
 
 def _chips(ctx: Context) -> list[Path]:
@@ -657,6 +743,7 @@ def check_installation(ctx: Context) -> Result:
 CHECKS = (  # (name, check), in the order they are shown
     ("install", check_installation), ("config", check_config), ("routines", check_routines),
     ("1-Wire overlay", check_w1_overlay), ("1-Wire bus", check_w1_bus), ("thermometer", check_thermometer),
+    ("check probe", check_check_probe),
     ("GPIO chips", check_gpio), ("pin factory", check_pin_factory), ("pins", check_pins),
     ("service", check_service), ("socket", check_socket), ("journal", check_journal), ("clock", check_clock),
     ("CPU temperature", check_cpu_temperature), ("power", check_power),

@@ -27,6 +27,7 @@ from tests.samples import MORNING_ROUTINE
 
 REPO = Path(__file__).resolve().parents[2]
 SENSOR = "28-0316a2790bff"
+CHECK = "28-0316a2790c42"  # a second probe in the same water
 GPIO_OTHER_GID = os.getgid() + 4242  # the gpio group's id when the chips belong to footbath
 LOCAL_ROUTINE = MORNING_ROUTINE
 BOOT = """\
@@ -43,8 +44,8 @@ dtoverlay=w1-gpio
 """
 HEALTHY = {
     "install": PASS, "config": PASS, "routines": PASS, "1-Wire overlay": PASS, "1-Wire bus": PASS,
-    "thermometer": PASS, "GPIO chips": PASS, "pins": PASS, "socket": PASS, "journal": PASS,
-    "clock": PASS, "CPU temperature": PASS, "power": PASS,
+    "thermometer": PASS, "check probe": PASS, "GPIO chips": PASS, "pins": PASS, "socket": PASS,
+    "journal": PASS, "clock": PASS, "CPU temperature": PASS, "power": PASS,
 }
 
 
@@ -219,6 +220,93 @@ def test_no_routines_dir_is_a_warning(root):
     assert state == WARN and "only the 4 shipped routines" in detail
 
 
+# -- a check probe -------------------------------------------------------------------------------
+
+TWO_PROBES = f"hardware:\n  thermometer:\n    sensor_id: {SENSOR}\n    check_sensor_id: {CHECK}\n"
+
+
+def two_probes(root: Path, main: str, check: str | None) -> None:
+    """Both probes on the bus (the check probe left off when None), the config naming both."""
+    write_bus(root / "sys/bus/w1/devices", {SENSOR: main, **({CHECK: check} if check else {})})
+    write(root / "etc/footbath/config.yaml", TWO_PROBES)
+
+
+def test_no_check_probe_passes_and_says_it_is_optional(root):
+    state, detail, _ = status(root, "check probe")
+    assert state == PASS and "none fitted" in detail and "check_sensor_id" in detail
+
+
+@pytest.mark.parametrize(("main_c", "check_c"), [(21.5, 22.0), (38.0, 37.0), (21.5, 21.5)])
+def test_two_probes_that_agree_pass_with_both_temperatures(root, main_c, check_c):
+    two_probes(root, w1_slave(main_c), w1_slave(check_c))
+    found = results(root)
+    assert found["thermometer"].status == PASS and SENSOR in found["thermometer"].detail
+    check = found["check probe"]
+    assert check.status == PASS, check
+    assert f"{CHECK} reads {check_c:.2f} C" in check.detail
+    assert f"{abs(main_c - check_c):.2f} C from the main probe {SENSOR} ({main_c:.2f} C)" in check.detail
+    assert "agree within 1.0 C" in check.detail
+    assert f"check probe {CHECK}" in found["config"].detail
+
+
+@pytest.mark.parametrize(("main_c", "check_c"), [(21.5, 23.0), (38.0, 36.9375)])
+def test_two_probes_more_than_a_degree_apart_fail(root, main_c, check_c):
+    two_probes(root, w1_slave(main_c), w1_slave(check_c))
+    state, detail, fix = status(root, "check probe")
+    assert state == FAIL and "probes_disagree" in detail and "more than the 1.0 C" in detail
+    assert "stir the water" in fix and "docs/wiring.md" in fix
+
+
+def test_a_check_probe_missing_from_the_bus_fails_and_names_its_key(root):
+    two_probes(root, w1_slave(21.5), None)
+    found = results(root)
+    assert found["thermometer"].status == PASS
+    check = found["check probe"]
+    assert check.status == FAIL and CHECK in check.detail and SENSOR in check.detail
+    assert "hardware.thermometer.check_sensor_id" in check.detail
+    assert "hardware.thermometer.check_sensor_id" in check.fix
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    (w1_slave(85.0), "power-on value"),
+    (w1_slave(21.5, crc_ok=False), "CRC"),
+    (w1_slave(0.0), "0.000 C"),
+])
+def test_a_check_probe_that_lies_fails(root, text, words):
+    two_probes(root, w1_slave(21.5), text)
+    state, detail, _ = status(root, "check probe")
+    assert state == FAIL and CHECK in detail and words in detail
+
+
+def test_a_check_probe_beside_a_silent_main_probe_is_read_but_not_compared(root):
+    two_probes(root, w1_slave(21.5, crc_ok=False), w1_slave(21.5))
+    found = results(root)
+    assert found["thermometer"].status == FAIL
+    check = found["check probe"]
+    assert check.status == WARN and f"{CHECK} reads 21.50 C" in check.detail
+    assert "not checked" in check.detail and "thermometer check" in check.fix
+
+
+def test_a_check_probe_at_the_ceiling_warns(root):
+    two_probes(root, w1_slave(39.75), w1_slave(40.25))
+    found = results(root)
+    assert found["thermometer"].status == PASS  # the main probe alone is below it
+    check = found["check probe"]
+    assert check.status == WARN and "40.0 C ceiling" in check.detail
+
+
+def test_each_probe_is_read_once_however_many_checks_use_it(root, monkeypatch):
+    from hardware.thermometer import Thermometer
+
+    reads = []
+    real = Thermometer.read
+    monkeypatch.setattr(Thermometer, "read", lambda self: reads.append(self.sensor_id) or real(self))
+    two_probes(root, w1_slave(21.5), w1_slave(21.75))
+    found = results(root)
+    assert found["check probe"].status == PASS
+    assert sorted(reads) == sorted([SENSOR, CHECK])
+
+
 # -- the 1-Wire overlay and the pins ------------------------------------------------------------
 
 @pytest.mark.parametrize(("boot", "state", "pin"), [
@@ -285,8 +373,21 @@ def test_free_pins_pass_and_say_what_could_not_be_checked(root):
     state, detail, _ = status(root, "pins", every_device_fitted())
     assert state == PASS
     for words in ("heater relay 17", "pump relay 27", "vibration motor 18", "buzzer 22", "STOP button 23",
-                  "float switch 24", "1-Wire on GPIO 4", "not checked"):
+                  "float switch 24", "safety relay 25", "1-Wire on GPIO 4", "not checked"):
         assert words in detail
+
+
+def test_a_safety_relay_is_checked_like_the_other_outputs(root):
+    config = "hardware:\n  safety_relay: {pin: 25}\n"
+    state, detail, _ = status(root, "pins", config)
+    assert state == PASS and "heater relay 17, safety relay 25" in detail
+    assert "safety relay on GPIO 25" in status(root, "config")[1]
+    write(root / "boot/firmware/config.txt", "dtoverlay=w1-gpio,gpiopin=25\n")
+    state, detail, _ = status(root, "pins")
+    assert state == FAIL and "GPIO 25 is the safety relay (hardware.safety_relay.pin)" in detail
+    write(root / "boot/firmware/config.txt", "dtparam=i2c_arm=on\ndtoverlay=w1-gpio\n")
+    state, detail, _ = status(root, "pins", "hardware:\n  safety_relay: {pin: 3}\n")
+    assert state == FAIL and "GPIO 3 is the safety relay and part of the dtparam=i2c_arm=on" in detail
 
 
 def _ioc(direction: int, number: int, size: int) -> int:
