@@ -7,8 +7,8 @@ tested with hand-made readings and runs unchanged in the simulated bath.
 
 The rules: heat only inside a session, in a heating phase, on a valid reading younger than
 5 s, below the target and the ceiling (40.0 C, or lower from the config), with water in the
-basin and within the session's heater-on budget. Faults: a reading at ceiling + 1 C; a bad
-reading three times in a row, or no valid reading for 5 s; heater on without a rise (the
+basin and within the session's heater-on budget. Faults: a reading at ceiling + 1 C; no valid
+reading for 10 s, or 30 s of bad readings within 2 minutes; heater on without a rise (the
 heating check); rising with the heater off (stuck relay); and two plausibility rules, a fall
 no water can make (probe out) and a value that never changes (frozen reading); an empty basin
 in a heating phase; the heater-on budget used up.
@@ -34,7 +34,11 @@ from .reading import Reading
 # -- limits (DESIGN.md section 3; the bath-dependent ones are for REF_HEATER_W in REF_LITRES) --
 READING_MAX_AGE_S = 5.0  # heat only on a valid reading younger than this
 ABOVE_TARGET_C = 0.3  # the reading may pass the target by this while the law's estimate is below it
-BAD_READS_FAULT = 3  # consecutive bad reads that make a fault; 1 or 2 are a glitch
+# A dropout is judged by its length, never by a count of reads (a fake bus is read many times
+# a second, a real one about once): the heater is off at the first bad reading, and it is a
+# fault after this long without a valid reading...
+STALE_FAULT_S = 10.0
+INTERMITTENT_BAD_S, INTERMITTENT_WINDOW_S = 30.0, 120.0  # ...or this much bad time within this
 OVERHEAT_MARGIN_C = 1.0  # a reading at ceiling + this latches a fault
 REF_HEATER_W, REF_LITRES = 500.0, 5.0
 WATER_J_PER_L_K = 4186.0
@@ -176,7 +180,7 @@ def _heater_off_message(reading_message: str) -> str:
 
 MESSAGES = {
     **{code: _heater_off_message(text) for code, text in r.MESSAGES.items()},
-    SENSOR_STALE: "The heater is off: the thermometer gave no valid temperature for 5 seconds. "
+    SENSOR_STALE: "The heater is off: the thermometer gave no valid temperature for 10 seconds. "
                   "Check the probe's plug and wires.",
     SENSOR_FROZEN: "The heater is off: the thermometer has repeated exactly the same value for 3 "
                    "minutes, which live water never does. Check the probe, then restart the "
@@ -229,6 +233,33 @@ class _History:
         var = sum((t - mean_t) ** 2 for t, _ in points)
         cov = sum((t - mean_t) * (c - mean_c) for t, c in points)
         return 60.0 * cov / var
+
+
+class _Dropouts:
+    """The thermometer's bad stretches, by time. A stretch runs from its first bad reading to
+    the next good one; the one under way counts up to now."""
+
+    def __init__(self) -> None:
+        self.since_s: float | None = None  # the first bad reading of the stretch under way
+        self.code: str | None = None  # the newest bad reading's code
+        self.past: deque[tuple[float, float]] = deque()
+
+    def bad(self, taken_s: float, code: str) -> None:
+        self.since_s = taken_s if self.since_s is None else self.since_s
+        self.code = code
+
+    def good(self, taken_s: float) -> None:
+        if self.since_s is not None:
+            self.past.append((self.since_s, taken_s))
+            self.since_s = None
+
+    def bad_s_within(self, now_s: float, window_s: float) -> float:
+        """Seconds of bad stretches within the last window_s."""
+        start_s = now_s - window_s
+        while self.past and self.past[0][1] <= start_s:
+            self.past.popleft()
+        stretches = [*self.past, *([(self.since_s, now_s)] if self.since_s is not None else [])]
+        return sum(max(0.0, end - max(begin, start_s)) for begin, end in stretches)
 
 
 class _HeatingCheck:
@@ -287,8 +318,7 @@ class Supervisor:
         self._reading: Reading | None = None  # the newest reading seen, good or bad
         self._last_taken_s = -math.inf
         self._last_valid_s: float | None = None
-        self._bad_streak = 0
-        self._bad_code: str | None = None
+        self._dropouts = _Dropouts()
         self._water_present: bool | None = None
         self._empty_since_s: float | None = None
         self._off_since_s: float | None = None
@@ -345,7 +375,7 @@ class Supervisor:
             raise SafetyError("cannot clear the fault yet: " + "; ".join(still))
         cleared = self.faults
         self._faults.clear()
-        self._bad_streak = 0
+        self._dropouts = _Dropouts()
         self._heating.reset()
         return cleared
 
@@ -390,7 +420,7 @@ class Supervisor:
         _check_time(now_s)
         dt_s = 0.0 if self._last_now_s is None else max(0.0, now_s - self._last_now_s)
         if self._last_now_s is None and self._last_valid_s is None:
-            self._last_valid_s = now_s  # the 5 s without a valid reading run from start-up
+            self._last_valid_s = now_s  # the time without a valid reading runs from start-up
         self._last_now_s = now_s if self._last_now_s is None else max(now_s, self._last_now_s)
         new: list[Fault] = []
 
@@ -408,8 +438,11 @@ class Supervisor:
             self._heating_since_s = now_s
         if reading is not None and reading.taken_s > self._last_taken_s:
             self._read(reading, now_s, new)
-        if self._last_valid_s is not None and now_s - self._last_valid_s >= READING_MAX_AGE_S:
-            self._latch(self._bad_code if self._bad_streak else SENSOR_STALE, now_s, new)
+        dropouts = self._dropouts
+        if self._last_valid_s is not None and now_s - self._last_valid_s >= STALE_FAULT_S:
+            self._latch(dropouts.code if dropouts.since_s is not None else SENSOR_STALE, now_s, new)
+        if dropouts.bad_s_within(now_s, INTERMITTENT_WINDOW_S) >= INTERMITTENT_BAD_S:
+            self._latch(dropouts.code or r.UNREADABLE, now_s, new)
 
         self._water_present = water_present
         if water_present is False:
@@ -437,13 +470,10 @@ class Supervisor:
         self._reading = reading
         self._last_taken_s = reading.taken_s
         if not reading.ok:
-            self._bad_streak += 1
-            self._bad_code = reading.fault or r.UNREADABLE
-            if self._bad_streak >= BAD_READS_FAULT:
-                self._latch(self._bad_code, now_s, new)
+            self._dropouts.bad(reading.taken_s, reading.fault or r.UNREADABLE)
             return
         water_c = reading.water_c
-        self._bad_streak = 0
+        self._dropouts.good(reading.taken_s)
         self._last_valid_s = reading.taken_s
         self._history.add(reading.taken_s, water_c)
 

@@ -23,7 +23,7 @@ from hardware.reading import Reading
 from hardware.rig import Rig
 from hardware.safety import Limits, SafetyError, Supervisor
 from routines import Library, Routine, RoutineError, Session, SessionError
-from routines.runner import DONE, ENDED, FAULT, STOPPED
+from routines.runner import DONE, ENDED, FAULT, READY, STOPPED
 
 from .cleaning import CleaningCycle
 from .config import Config
@@ -95,7 +95,7 @@ class Controller:
                 self._end(STOPPED, "the STOP button was pressed", by_staff="stop button")
             session = self.session
             if session is not None and session.phase not in (*ENDED, FAULT):
-                session.tick(now_s=now_s, water_c=water_c)
+                session.tick(now_s=now_s, water_c=water_c, estimate_c=self.law.estimate_c)
                 if now_s - self.started_s > self._time_limit_s(session.routine):
                     self._end(STOPPED, "the session ran past its time limit")
             snap = self.session.snapshot() if self.session else None
@@ -108,7 +108,7 @@ class Controller:
             verdict = self.supervisor.tick(
                 now_s=now_s, reading=reading, heat_wanted=want, heating_phase=heat_phase,
                 target_c=snap.target_c if snap else None, heater_driven=self.rig.heater_on,
-                water_present=self.rig.water_present)
+                water_present=self.rig.water_present, estimate_c=self.law.estimate_c)
             self.verdict = verdict
             if want and not verdict.heater:
                 self.law.overruled(now_s=now_s)
@@ -260,7 +260,11 @@ class Controller:
         return self.status()
 
     def op_confirm(self) -> dict:
-        return self._event("confirm")
+        feet_going_in = self.session is not None and self.session.phase == READY
+        status = self._event("confirm")
+        if feet_going_in:  # the tap that starts the soak: the law is told at once
+            self.law.feet_in(now_s=self.now_s)
+        return status
 
     def op_pause(self) -> dict:
         return self._event("pause")

@@ -6,14 +6,21 @@ it says or raises `SessionError`; nothing is silently ignored. A tap is meant fo
 screen showed: when a countdown runs out between the last tick and the tap, the tap never
 lands on the step that followed unseen (a late Next must not skip two steps).
 
-Phases: fill (prompt) -> heating (until the water is within tolerance of the target) ->
-ready (waits for "feet in") -> soaking (countdown, holds the target) -> steps (each massage
-step, per foot where it applies) -> done; or stopped, or fault.
+Phases: fill (prompt) -> heating (until the water is at the target and settled) -> ready
+(waits for "feet in") -> soaking (countdown, holds the target) -> steps (each massage step,
+per foot where it applies) -> done; or stopped, or fault.
+
+"Ready" must be true when the customer reads it: a lagging probe in an over-hot fill climbs
+through the target on its way up, so the water is ready only when the reading and the heater
+control's estimate of the water (which sees through the probe's lag) are both within
+tolerance and the reading is settled: not moving faster than a held bath can, and not heading
+out of tolerance at the pace it moves.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 from . import model as m
@@ -32,6 +39,14 @@ PROFILES = (STANDARD, GENTLE)
 
 READY_TOLERANCE_C = 0.5  # the DS18B20's own accuracy
 SOAK_BAND_C = 1.0  # further from the target than this and the soak countdown waits
+# Settled: over the last RATE_WINDOW_S the reading moves no faster than SETTLED_C_PER_S, and
+# at that pace it would still be within tolerance after HEADING_S (a probe's time constant).
+RATE_WINDOW_S, RATE_SPAN_S = 20.0, 10.0  # the window, and how much of it readings must cover
+SETTLED_C_PER_S = 0.05
+HEADING_S = 30.0
+# Feet going in take a degree or two from the water (announced by the tap that starts the
+# soak); while the heater makes it up, only a deeper dip pauses the countdown.
+FEET_SETTLE_S, FEET_BAND_C = 180.0, 2.0
 EXTEND_S = 60
 
 # Why a countdown is not running (the touchscreen words each one).
@@ -101,6 +116,8 @@ class Session:
         self.elapsed_s = 0.0
         self.user_paused = False
         self.water_c: float | None = None
+        self.estimate_c: float | None = None
+        self.recent: deque[tuple[float, float]] = deque()  # (s, reading) over RATE_WINDOW_S
         self.fault_code: str | None = None
         self.fault_message: str | None = None
         self.last_s = now_s
@@ -113,19 +130,29 @@ class Session:
 
     # -- events -------------------------------------------------------------------------
 
-    def tick(self, *, now_s: float, water_c: float | None) -> None:
-        """Time passes and a reading arrives (None when there is no valid reading)."""
+    def tick(self, *, now_s: float, water_c: float | None, estimate_c: float | None = None) -> None:
+        """Time passes and a reading arrives (None when there is no valid reading), with the
+        heater control's estimate of the water now when it has one."""
         self._advance(now_s)
-        if water_c is not None and not (isinstance(water_c, int | float) and math.isfinite(water_c)):
-            water_c = None
+        water_c, estimate_c = _number(water_c), _number(estimate_c)
         self.water_c = water_c
+        self.estimate_c = estimate_c if water_c is not None else None
         if water_c is None:
+            self.recent.clear()  # a rate across a dropout says nothing
             return
-        error = abs(water_c - self.target_c)
-        if self.phase == HEATING and error <= READY_TOLERANCE_C:
+        self.recent.append((now_s, water_c))
+        while self.recent and self.recent[0][0] < now_s - RATE_WINDOW_S:
+            self.recent.popleft()
+        errors = [abs(c - self.target_c) for c in (water_c, estimate_c) if c is not None]
+        if self.phase == HEATING and max(errors) <= READY_TOLERANCE_C and self._settled():
             self.phase = READY
-        elif self.phase == READY and error > SOAK_BAND_C:
+        elif self.phase == READY and max(errors) > SOAK_BAND_C:
             self.phase = HEATING
+
+    def _settled(self) -> bool:
+        rate = _slope(self.recent, RATE_SPAN_S)
+        return (rate is not None and abs(rate) <= SETTLED_C_PER_S
+                and abs(self.water_c + rate * HEADING_S - self.target_c) <= READY_TOLERANCE_C)
 
     def confirm(self, *, now_s: float) -> None:
         """The customer taps to go on: basin filled, feet in, or a prompt step done."""
@@ -296,7 +323,8 @@ class Session:
             return None
         if self.water_c is None:
             return NO_READING
-        if self.water_c < self.target_c - SOAK_BAND_C:
+        feet_settling = self.stage == 0 and self.elapsed_s < FEET_SETTLE_S
+        if self.water_c < self.target_c - (FEET_BAND_C if feet_settling else SOAK_BAND_C):
             return WATER_COLD
         if self.water_c > self.target_c + SOAK_BAND_C:
             return WATER_HOT
@@ -339,7 +367,8 @@ class Session:
         if self.phase == FILL:
             return "Fill the basin", "Fill the basin with warm water up to the line, then tap Continue."
         if self.phase == HEATING:
-            if self.water_c is not None and self.water_c > self.target_c + READY_TOLERANCE_C:
+            warmest = max((c for c in (self.water_c, self.estimate_c) if c is not None), default=None)
+            if warmest is not None and warmest > self.target_c + READY_TOLERANCE_C:
                 # the heater cannot cool: a basin filled too hot waits, and says so
                 return ("Letting the water cool",
                         f"The water is too hot; it is cooling to {self.target_c:.1f} C.")
@@ -355,6 +384,22 @@ class Session:
         if stage.step is None:
             return "Soak", r.soak.additives or f"Relax with your feet in the water at {self.target_c:.1f} C."
         return stage.step.title, stage.step.say
+
+
+def _number(value: float | None) -> float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) \
+        else None
+
+
+def _slope(points: deque[tuple[float, float]], span_s: float) -> float | None:
+    """Least-squares slope of (s, C) points, C/s; None unless they span span_s."""
+    if len(points) < 3 or points[-1][0] - points[0][0] < span_s:
+        return None
+    n = len(points)
+    mean_t = sum(t for t, _ in points) / n
+    mean_c = sum(c for _, c in points) / n
+    var = sum((t - mean_t) ** 2 for t, _ in points)
+    return sum((t - mean_t) * (c - mean_c) for t, c in points) / var
 
 
 def _checked_time(now_s: float) -> float:

@@ -119,7 +119,7 @@ def test_a_session_left_waiting_is_stopped_at_its_length_plus_the_margin(make_ba
 
 FAULTS = {  # name: (inject, remove (None: it goes by itself), codes, holds until removed)
     "unplugged": (lambda b: b.unplug_sensor(), lambda b: b.plug_sensor(), {r.MISSING}, True),
-    "crc burst": (lambda b: b.crc_burst(8), None, {r.CRC}, False),
+    "crc burst": (lambda b: b.crc_burst(12.0), None, {r.CRC}, False),
     "probe lifted": (lambda b: b.lift_probe(), lambda b: b.lower_probe(), {s.PROBE_OUT}, False),
     "reading frozen": (lambda b: b.freeze_reading(), lambda b: b.unfreeze_reading(),
                        {s.SENSOR_FROZEN, s.NOT_HEATING}, False),
@@ -191,7 +191,7 @@ def test_each_injected_fault_ends_the_session_and_needs_a_staff_pin_once_it_is_g
 def test_a_fault_with_no_session_is_latched_too_and_blocks_the_start(make_bath):
     bath = make_bath(water_c=30.0, staff=True)
     bath.sim.bath.unplug_sensor()
-    status = bath.until(lambda s: s["faults"], within_s=10, what="the fault")
+    status = bath.until(lambda s: s["faults"], within_s=12, what="the fault")
     assert status["faults"][0]["code"] == r.MISSING and status["phase"] == "idle"
     assert bath.journal("SELECT session_id, code FROM faults") == [(None, r.MISSING)]
     assert "fault needs a staff member" in str(refused(bath, "start", routine="classic"))
@@ -200,7 +200,7 @@ def test_a_fault_with_no_session_is_latched_too_and_blocks_the_start(make_bath):
 def test_five_wrong_pins_lock_the_staff_out_then_the_right_pin_works_again(make_bath):
     bath = make_bath(water_c=30.0, staff=True)
     bath.sim.bath.unplug_sensor()
-    bath.until(lambda s: s["faults"], within_s=10, what="the fault")
+    bath.until(lambda s: s["faults"], within_s=12, what="the fault")
     bath.sim.bath.plug_sensor()
     bath.step()
     for _ in range(MAX_TRIES):

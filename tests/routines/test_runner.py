@@ -12,6 +12,7 @@ import math
 import pytest
 
 from routines import GENTLE, STANDARD, Routine, RoutineError, Session, SessionError, Soak, Step, parse_routine
+from routines.runner import FEET_SETTLE_S, RATE_SPAN_S
 
 # Stages: soak 120 s | Dry (prompt, counted as 30 s) | Strokes left 30 s | Strokes right 30 s | Rest 20 s.
 # In all 230 s.
@@ -74,11 +75,17 @@ def start(text: str = TINY, *, profile: str = STANDARD, now_s: float = 0.0, **so
     return Session.start(routine(text, **soak), profile=profile, now_s=now_s)
 
 
+def settle(s: Session, end_s: float, water_c: float | None) -> None:
+    """A reading every second, the same value, for the settling span up to end_s."""
+    for k in range(int(RATE_SPAN_S), -1, -1):
+        s.tick(now_s=end_s - k, water_c=water_c)
+
+
 def soaking(text: str = TINY, *, profile: str = STANDARD, now_s: float = 0.0, **soak) -> Session:
-    """A session whose soak countdown has just started at now_s, water at the target."""
-    s = start(text, profile=profile, now_s=now_s, **soak)
-    s.confirm(now_s=now_s)
-    s.tick(now_s=now_s, water_c=s.target_c)
+    """A session whose soak countdown has just started at now_s, water settled at the target."""
+    s = start(text, profile=profile, now_s=now_s - RATE_SPAN_S, **soak)
+    s.confirm(now_s=now_s - RATE_SPAN_S)
+    settle(s, now_s, s.target_c)
     s.confirm(now_s=now_s)
     assert s.snapshot().phase == "soaking"
     return s
@@ -114,7 +121,7 @@ def test_a_session_walks_through_every_phase_with_the_numbers_worked_out_by_hand
     assert snap.text == "The water is warming to 38.0 C."
     assert (snap.water_c, snap.session_remaining_s, snap.next_title) == (30.0, 230, "Soak")
 
-    s.tick(now_s=100, water_c=38.3)
+    settle(s, 100, 38.3)
     snap = s.snapshot()
     assert (snap.phase, snap.title, snap.heat_wanted, snap.waiting_for_tap) == ("ready", "Ready", True, True)
     assert "38.0 C" in snap.text
@@ -171,18 +178,18 @@ def test_the_water_is_ready_within_half_a_degree_either_side():
     for water_c, phase in ((37.49, "heating"), (37.5, "ready"), (38.5, "ready"), (38.51, "heating")):
         s = start()
         s.confirm(now_s=0)
-        s.tick(now_s=1, water_c=water_c)
+        settle(s, 20, water_c)
         assert s.snapshot().phase == phase, water_c
 
 
 def test_ready_falls_back_to_heating_only_beyond_one_degree():
     s = start()
     s.confirm(now_s=0)
-    s.tick(now_s=1, water_c=38.0)
+    settle(s, 20, 38.0)
     for water_c in (37.0, 39.0, None):  # a degree off, or no reading, keeps it ready
-        s.tick(now_s=2, water_c=water_c)
+        s.tick(now_s=21, water_c=water_c)
         assert s.snapshot().phase == "ready"
-    s.tick(now_s=3, water_c=36.9)
+    s.tick(now_s=22, water_c=36.9)
     assert s.snapshot().phase == "heating"
 
 
@@ -193,7 +200,7 @@ def test_a_basin_filled_too_hot_says_it_is_cooling_not_warming():
     snap = s.snapshot()
     assert (snap.phase, snap.title) == ("heating", "Letting the water cool")
     assert snap.text == "The water is too hot; it is cooling to 38.0 C."
-    s.tick(now_s=2, water_c=38.4)
+    settle(s, 40, 38.4)  # once the hot reading has left the settling window
     assert s.snapshot().phase == "ready"
 
 
@@ -202,13 +209,13 @@ def test_fill_waits_for_the_tap_whatever_the_water():
     s.tick(now_s=5, water_c=38.0)
     assert s.snapshot().phase == "fill"
     s.confirm(now_s=6)
-    assert s.snapshot().phase == "heating"  # the next reading decides, the probe may have been dry
-    s.tick(now_s=7, water_c=38.0)
+    assert s.snapshot().phase == "heating"  # the next readings decide, the probe may have been dry
+    settle(s, 20, 38.0)
     assert s.snapshot().phase == "ready"
 
 
 @pytest.mark.parametrize(("water_c", "reason"), [
-    (36.9, "water_cold"), (39.1, "water_hot"), (None, "no_reading"), (math.nan, "no_reading"),
+    (35.9, "water_cold"), (39.1, "water_hot"), (None, "no_reading"), (math.nan, "no_reading"),
     (math.inf, "no_reading"), (-math.inf, "no_reading"),
 ])
 def test_the_soak_countdown_waits_while_the_water_is_out_of_band(water_c, reason):
@@ -222,6 +229,56 @@ def test_the_soak_countdown_waits_while_the_water_is_out_of_band(water_c, reason
     assert (snap.remaining_s, snap.paused, snap.pause_reason) == (110, False, None)
     s.tick(now_s=530, water_c=38.0)
     assert s.snapshot().remaining_s == 80
+
+
+def test_feet_going_in_may_cool_the_water_by_two_degrees_before_the_countdown_waits():
+    """The tap that starts the soak says the feet are in; they take a degree or two, which the
+    heater makes up within FEET_SETTLE_S. After that, the usual band holds."""
+    s = soaking(duration_s=600)
+    s.tick(now_s=30, water_c=36.1)
+    assert not s.snapshot().paused
+    s.tick(now_s=31, water_c=35.9)
+    assert s.snapshot().pause_reason == "water_cold"
+    s.tick(now_s=32, water_c=38.0)
+    s.tick(now_s=FEET_SETTLE_S + 2, water_c=38.0)
+    s.tick(now_s=FEET_SETTLE_S + 3, water_c=36.9)
+    assert s.snapshot().pause_reason == "water_cold"
+
+
+def test_ready_only_once_the_reading_has_settled():
+    s = start()
+    s.confirm(now_s=0)
+    for t in range(0, 40):  # rising 0.06 C/s through the target: not settled
+        s.tick(now_s=t, water_c=37.0 + 0.06 * t)
+        assert s.snapshot().phase == "heating", t
+    s = start()
+    s.confirm(now_s=0)
+    for t in range(0, 40):  # slowly, but heading out of tolerance within half a minute
+        s.tick(now_s=t, water_c=37.6 + 0.04 * t)
+        assert s.snapshot().phase == "heating", t
+
+
+def test_ready_needs_the_laws_estimate_within_tolerance_too():
+    s = start()
+    s.confirm(now_s=0)
+    for t in range(0, 21):  # the reading says 38, the water behind the lagging probe is warmer
+        s.tick(now_s=t, water_c=38.0, estimate_c=38.8)
+    assert (s.snapshot().phase, s.snapshot().title) == ("heating", "Letting the water cool")
+    s.tick(now_s=21, water_c=38.0, estimate_c=38.2)
+    assert s.snapshot().phase == "ready"
+
+
+def test_a_dropout_restarts_the_settling():
+    s = start()
+    s.confirm(now_s=0)
+    for t in range(0, 8):
+        s.tick(now_s=t, water_c=38.0)
+    s.tick(now_s=8, water_c=None)
+    for t in range(9, 19):
+        s.tick(now_s=t, water_c=38.0)
+        assert s.snapshot().phase == "heating"
+    s.tick(now_s=19, water_c=38.0)
+    assert s.snapshot().phase == "ready"
 
 
 @pytest.mark.parametrize("water_c", [37.0, 39.0, 38.0])
@@ -300,7 +357,7 @@ def test_the_gentle_profile_waits_for_its_own_target():
     s.confirm(now_s=0)
     s.tick(now_s=1, water_c=39.5)  # warm enough for the routine, too warm for this customer
     assert (s.snapshot().phase, s.snapshot().title) == ("heating", "Letting the water cool")
-    s.tick(now_s=2, water_c=37.2)
+    settle(s, 40, 37.2)
     assert s.snapshot().phase == "ready"
 
 
@@ -432,12 +489,12 @@ def test_a_paced_step_never_grows_past_its_last_whole_repetition():
     r = Routine("knead", "Knead", "One paced step.", Soak(target_c=38.0, duration_s=60), (knead,))
     s = Session.start(r, now_s=0)
     s.confirm(now_s=0)
-    s.tick(now_s=0, water_c=38.0)
-    s.confirm(now_s=0)
-    s.next(now_s=0)
-    s.extend(now_s=0, seconds=1)
+    settle(s, 20, 38.0)
+    s.confirm(now_s=20)
+    s.next(now_s=20)
+    s.extend(now_s=20, seconds=1)
     assert (s.snapshot().remaining_s, s.snapshot().reps) == (21, 3)
-    s.extend(now_s=0, seconds=5000)
+    s.extend(now_s=20, seconds=5000)
     assert (s.snapshot().remaining_s, s.snapshot().reps) == (896, 128)  # 900 s would be 128.6 reps
 
 
@@ -525,8 +582,8 @@ def _heating():
 
 def _ready():
     s, t = _heating()
-    s.tick(now_s=t, water_c=38.0)
-    return s, t
+    settle(s, t + 20, 38.0)
+    return s, t + 20
 
 
 def _soaking():
