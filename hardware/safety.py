@@ -52,6 +52,9 @@ STUCK_STEADY = 0.5  # ...and not slowing to less than this part of its fastest (
 FALL_C, FALL_WINDOW_S = 4.0, 120.0  # a drop this large this fast is the probe out (see _read)
 FROZEN_S = 180.0  # one value this long in a heating phase: a frozen reading (see _frozen)
 EMPTY_FAULT_S = 3.0  # the float switch may bob in the waves of feet going in
+PROBES_AGREE_C, DISAGREE_FAULT_S = 1.0, 30.0  # a second probe: further apart than this, this long
+REWARM_OFF_S = 240.0  # heater off this long: the last pulse's heat has reached the probe
+REWARM_DIP_C, REWARM_BELOW_S = 0.2, 60.0  # below target + 0.3 by this, this long, then back over
 HISTORY_S = max(STUCK_WINDOW_S, FALL_WINDOW_S, FROZEN_S) + 30.0
 
 # -- fault codes (stable: the journal, the API and the UI key on them; sensor faults use the
@@ -64,6 +67,8 @@ BASIN_EMPTY = "basin_empty"
 HEATER_TIME = "heater_time"
 SENSOR_STALE = "sensor_stale"
 SENSOR_FROZEN = "sensor_frozen"
+PROBES_DISAGREE = "probes_disagree"
+CHECK_SENSOR = "check_sensor"  # the second probe gives no valid reading
 
 # -- why the heater is off (Verdict.reasons) --
 LOCKED = "locked"  # no session: after start-up, a crash, a fault or the end of a session
@@ -76,6 +81,7 @@ AT_TARGET = "at_target"
 AT_CEILING = "at_ceiling"
 NO_WATER = "no_water"
 TIME_UP = "heater_time_up"
+SAFETY_RELAY_OPEN = "safety_relay_open"  # it closes a reading before the heater relay may
 NOT_WANTED = "not_wanted"
 
 HEATER, PUMP, VIBRATION = "heater", "pump", "vibration"
@@ -156,6 +162,11 @@ class Verdict:
     faults: tuple[Fault, ...]  # every latched fault, oldest first
     new_faults: tuple[Fault, ...]  # the ones latched at this tick (journal them, chime)
     locked: bool  # no session: heat needs a person to start one
+    # The safety relay in series with the heater, when one is fitted: closed only while the
+    # session may heat (see Supervisor._may_close_safety_relay). In normal running it never
+    # switches the load: it closes a reading before the heater relay may, and opens for the
+    # temperature only after the heater relay has; only a welded heater relay makes it work.
+    safety_relay: bool = False
 
     @property
     def forced_off(self) -> tuple[str, ...]:
@@ -182,6 +193,10 @@ MESSAGES = {
     **{code: _heater_off_message(text) for code, text in r.MESSAGES.items()},
     SENSOR_STALE: "The heater is off: the thermometer gave no valid temperature for 10 seconds. "
                   "Check the probe's plug and wires.",
+    PROBES_DISAGREE: "The heater is off: the two thermometers disagree by more than 1 C. Check that "
+                     "both probes are in the water; the one that reads differently may be failing.",
+    CHECK_SENSOR: "The heater is off: the second thermometer gives no valid temperature. Check its "
+                  "plug and wires (hardware.thermometer.check_sensor_id).",
     SENSOR_FROZEN: "The heater is off: the thermometer has repeated exactly the same value for 3 "
                    "minutes, which live water never does. Check the probe, then restart the "
                    "controller.",
@@ -262,6 +277,63 @@ class _Dropouts:
         return sum(max(0.0, end - max(begin, start_s)) for begin, end in stretches)
 
 
+class _Probe:
+    """One thermometer as the rules see it: its newest reading, its last valid one, and its
+    dropouts by time. `fault_code` names every dropout fault of a second probe (whose own
+    reading codes would read as the main probe's)."""
+
+    def __init__(self, fault_code: str | None = None) -> None:
+        self.fault_code = fault_code
+        self.reading: Reading | None = None  # the newest, good or bad
+        self.valid: Reading | None = None  # the newest valid one
+        self.dropouts = _Dropouts()
+        self._watched_s: float | None = None  # since when a valid reading is awaited
+
+    def take(self, reading: Reading | None, now_s: float) -> bool:
+        """Note a reading; True when it is a new one (the same one again counts once)."""
+        if self._watched_s is None:
+            self._watched_s = now_s  # the time without a valid reading runs from start-up
+        if reading is None or (self.reading is not None and reading.taken_s <= self.reading.taken_s):
+            return False
+        self.reading = reading
+        if reading.ok:
+            self.valid = reading
+            self.dropouts.good(reading.taken_s)
+        else:
+            self.dropouts.bad(reading.taken_s, reading.fault or r.UNREADABLE)
+        return True
+
+    def fresh_c(self, now_s: float) -> float | None:
+        """The temperature if the newest reading is valid and younger than 5 s; never an older
+        value (a stale or bad reading means 'unknown')."""
+        reading = self.reading
+        if reading is None or not reading.ok or reading.age_s(now_s) >= READING_MAX_AGE_S:
+            return None
+        return reading.water_c
+
+    def off_reason(self, now_s: float) -> str | None:
+        """Why this probe allows no heat now, if it does not."""
+        if self.reading is None:
+            return NO_READING
+        if not self.reading.ok:
+            return BAD_READING
+        return OLD_READING if self.fresh_c(now_s) is None else None
+
+    def dropout_fault(self, now_s: float) -> str | None:
+        """The fault code once the dropouts last too long (DESIGN.md section 3), else None."""
+        valid_s = self.valid.taken_s if self.valid is not None else self._watched_s
+        dropouts, code = self.dropouts, None
+        if valid_s is not None and now_s - valid_s >= STALE_FAULT_S:
+            code = dropouts.code if dropouts.since_s is not None else SENSOR_STALE
+        elif dropouts.bad_s_within(now_s, INTERMITTENT_WINDOW_S) >= INTERMITTENT_BAD_S:
+            code = dropouts.code or r.UNREADABLE
+        return code and (self.fault_code or code)
+
+    def forgive(self) -> None:
+        """A person acknowledged the faults: past dropouts no longer count."""
+        self.dropouts = _Dropouts()
+
+
 class _HeatingCheck:
     """Heater on for the window without a 0.2 C rise above the lowest reading = not heating.
 
@@ -308,17 +380,23 @@ class _HeatingCheck:
 class Supervisor:
     """Decides every output, every tick. Build one per controller start; it starts locked."""
 
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, *, check_probe: bool = False,
+                 safety_relay: bool = False) -> None:
+        """check_probe: a second thermometer is fitted and passed to every tick. safety_relay:
+        a second relay in series with the heater is fitted (see Verdict.safety_relay)."""
         self.limits = limits or Limits()
+        self.safety_relay = safety_relay
         self._faults: dict[str, Fault] = {}
         self._session = False
         self._max_heater_on_s = 0.0
         self._heater_on_s = 0.0
         self._last_now_s: float | None = None
-        self._reading: Reading | None = None  # the newest reading seen, good or bad
-        self._last_taken_s = -math.inf
-        self._last_valid_s: float | None = None
-        self._dropouts = _Dropouts()
+        self._main = _Probe()
+        self._check = _Probe(CHECK_SENSOR) if check_probe else None
+        self._disagree_since_s: float | None = None
+        self._safety_closed = False  # as the last verdict left it
+        self._heated = False  # the heater has been on in this session
+        self._below_since_s: float | None = None  # the reading well below the target's allowance
         self._water_present: bool | None = None
         self._empty_since_s: float | None = None
         self._off_since_s: float | None = None
@@ -359,6 +437,7 @@ class Supervisor:
         self._session = True
         self._max_heater_on_s = float(max_heater_on_s)
         self._heater_on_s = 0.0
+        self._heated = False
         self._heating.reset()
 
     def end_session(self, *, now_s: float) -> None:
@@ -375,15 +454,18 @@ class Supervisor:
             raise SafetyError("cannot clear the fault yet: " + "; ".join(still))
         cleared = self.faults
         self._faults.clear()
-        self._dropouts = _Dropouts()
+        for probe in self._probes:
+            probe.forgive()
         self._heating.reset()
         return cleared
 
     def _still_holds(self, code: str, now_s: float) -> str | None:
-        fresh = self._fresh_water_c(now_s)
+        fresh = self._main.fresh_c(now_s)
+        check = self._check.fresh_c(now_s) if self._check is not None else None
         if code == OVERHEAT:
             if fresh is None:
                 return "there is no valid reading to show the water has cooled; check the probe"
+            fresh = self._hottest_c(now_s)
             if fresh >= self.limits.ceiling_c:
                 return (f"the water is still {fresh:.1f} C, at or above the {self.limits.ceiling_c:.1f} C "
                         f"limit; let it cool")
@@ -398,6 +480,11 @@ class Supervisor:
         elif code == BASIN_EMPTY:
             if self._water_present is False:
                 return "the float switch still says the basin is empty; fill it up to the line"
+        elif code in (CHECK_SENSOR, PROBES_DISAGREE) and check is None:
+            return "the second thermometer still gives no valid reading; check its plug and wires"
+        elif code == PROBES_DISAGREE and fresh is not None and abs(fresh - check) > PROBES_AGREE_C:
+            return (f"the thermometers still disagree ({fresh:.1f} C and {check:.1f} C); check that both "
+                    f"probes are in the water")
         elif fresh is None:  # every other fault needs a working thermometer to start again
             return "the thermometer still gives no valid reading; check the probe's plug and wires"
         return None
@@ -406,7 +493,7 @@ class Supervisor:
 
     def tick(self, *, now_s: float, reading: Reading | None, heat_wanted: bool, heating_phase: bool,
              target_c: float | None, heater_driven: bool, water_present: bool | None = None,
-             estimate_c: float | None = None) -> Verdict:
+             estimate_c: float | None = None, check: Reading | None = None) -> Verdict:
         """Judge one moment.
 
         reading: the newest reading (the same one again is fine: only a newer taken_s counts
@@ -416,17 +503,17 @@ class Supervisor:
         estimate_c: the control law's estimate of the water now, through the probe's lag;
         with one, the reading may pass the target by ABOVE_TARGET_C while the estimate is
         below it; without one (a law that keeps no model), the reading must stay below it.
+        check: the second thermometer's newest reading, when one is fitted.
         """
         _check_time(now_s)
         dt_s = 0.0 if self._last_now_s is None else max(0.0, now_s - self._last_now_s)
-        if self._last_now_s is None and self._last_valid_s is None:
-            self._last_valid_s = now_s  # the time without a valid reading runs from start-up
         self._last_now_s = now_s if self._last_now_s is None else max(now_s, self._last_now_s)
         new: list[Fault] = []
 
         if heater_driven:
             if self._session:
                 self._heater_on_s += dt_s
+                self._heated = True
             self._off_since_s = None
         elif self._off_since_s is None:
             self._off_since_s = now_s - dt_s
@@ -436,13 +523,15 @@ class Supervisor:
             self._heating_since_s = None
         elif self._heating_since_s is None:
             self._heating_since_s = now_s
-        if reading is not None and reading.taken_s > self._last_taken_s:
-            self._read(reading, now_s, new)
-        dropouts = self._dropouts
-        if self._last_valid_s is not None and now_s - self._last_valid_s >= STALE_FAULT_S:
-            self._latch(dropouts.code if dropouts.since_s is not None else SENSOR_STALE, now_s, new)
-        if dropouts.bad_s_within(now_s, INTERMITTENT_WINDOW_S) >= INTERMITTENT_BAD_S:
-            self._latch(dropouts.code or r.UNREADABLE, now_s, new)
+        if self._main.take(reading, now_s) and reading.ok:
+            self._read(reading, now_s, new, target_c)
+        if (self._check is not None and self._check.take(check, now_s) and check.ok
+                and check.water_c >= self.limits.overheat_c):
+            self._latch(OVERHEAT, now_s, new, message=_overheat_message(check.water_c, self.limits))
+        for probe in self._probes:
+            if code := probe.dropout_fault(now_s):
+                self._latch(code, now_s, new)
+        self._compare_probes(now_s, new)
 
         self._water_present = water_present
         if water_present is False:
@@ -459,26 +548,70 @@ class Supervisor:
         if new:
             self._session = False  # a fault ends the session; heat needs a person again
         reasons = self._reasons(now_s, heat_wanted, heating_phase, target_c, water_present, estimate_c)
+        closed_before = self._safety_closed
+        self._safety_closed = self.safety_relay and self._may_close_safety_relay(
+            heating_phase, target_c, water_present, estimate_c, heater_driven)
+        if self.safety_relay and not closed_before:
+            reasons += (SAFETY_RELAY_OPEN,)  # it closes first, so that it never makes the load
         fine = not self._faults and water_present is not False
         return Verdict(heater=not reasons, pump_allowed=fine, vibration_allowed=fine,
                        reasons=reasons, faults=self.faults, new_faults=tuple(new),
-                       locked=not self._session)
+                       locked=not self._session, safety_relay=self._safety_closed)
 
     # -- inside -------------------------------------------------------------------------
 
-    def _read(self, reading: Reading, now_s: float, new: list[Fault]) -> None:
-        self._reading = reading
-        self._last_taken_s = reading.taken_s
-        if not reading.ok:
-            self._dropouts.bad(reading.taken_s, reading.fault or r.UNREADABLE)
+    @property
+    def _probes(self) -> tuple[_Probe, ...]:
+        return (self._main,) if self._check is None else (self._main, self._check)
+
+    def _hottest_c(self, now_s: float) -> float | None:
+        """The higher of the fresh readings: what the ceiling and over-temperature rules use."""
+        fresh = [c for probe in self._probes if (c := probe.fresh_c(now_s)) is not None]
+        return max(fresh, default=None)
+
+    def _compare_probes(self, now_s: float, new: list[Fault]) -> None:
+        """Two probes in the same water agree within PROBES_AGREE_C; apart for DISAGREE_FAULT_S
+        one of them is failing (a probe drifting low would let the water overheat unseen)."""
+        if self._check is None:
             return
+        main, check = self._main.fresh_c(now_s), self._check.fresh_c(now_s)
+        if main is None or check is None:
+            return  # a dropout is judged as such; the clock neither runs nor restarts
+        if abs(main - check) <= PROBES_AGREE_C:
+            self._disagree_since_s = None
+        elif self._disagree_since_s is None:
+            self._disagree_since_s = now_s
+        elif now_s - self._disagree_since_s >= DISAGREE_FAULT_S:
+            self._latch(PROBES_DISAGREE, now_s, new)
+
+    def _may_close_safety_relay(self, heating_phase: bool, target_c: float | None,
+                                water_present: bool | None, estimate_c: float | None,
+                                heater_driven: bool) -> bool:
+        """Closed only while the session may heat: in a heating phase, with no fault, water in
+        the basin, heater time left, and the water (by the last valid readings, so a glitch
+        does not open it) below where the heater must stop. Opened for the temperature only
+        once the heater relay is open, so that it never breaks the load either; at a fault,
+        at once: that is what it is for."""
+        if not (self._session and heating_phase) or self._faults or water_present is False:
+            return False
+        if self._heater_on_s >= self._max_heater_on_s:
+            return False
+        valid = [probe.valid.water_c for probe in self._probes if probe.valid is not None]
+        if not valid or not _finite(target_c):
+            return False
+        hot = max(valid) >= self.limits.ceiling_c or _above_target(
+            self._main.valid.water_c if self._main.valid else max(valid), estimate_c, target_c,
+            self.limits.ceiling_c)
+        return not hot or heater_driven
+
+    def _read(self, reading: Reading, now_s: float, new: list[Fault], target_c: float | None) -> None:
+        """Every rule that looks at the main probe's valid readings."""
         water_c = reading.water_c
-        self._dropouts.good(reading.taken_s)
-        self._last_valid_s = reading.taken_s
         self._history.add(reading.taken_s, water_c)
 
-        if water_c >= self.limits.overheat_c:
-            self._latch(OVERHEAT, now_s, new, message=_overheat_message(water_c, self.limits))
+        hottest = max(water_c, self._hottest_c(now_s) or water_c)
+        if hottest >= self.limits.overheat_c:
+            self._latch(OVERHEAT, now_s, new, message=_overheat_message(hottest, self.limits))
 
         # Plausibility: water cannot cool this fast (0.35 C/min unheated; feet take about 2 C),
         # a probe lifted into room air can (38 -> 34 C in about half a minute). Only readings
@@ -492,7 +625,7 @@ class Supervisor:
         if self._heating.reading(water_c):
             self._latch(NOT_HEATING, now_s, new)
 
-        if self._relay_stuck(reading.taken_s):
+        if self._relay_stuck(reading.taken_s) or self._rewarmed(reading.taken_s, water_c, target_c):
             self._latch(RELAY_STUCK, now_s, new)
 
         if self._heating_since_s is not None and self._frozen(reading.taken_s, self._heating_since_s):
@@ -508,8 +641,34 @@ class Supervisor:
         frozen value below the target and warm the water unseen."""
         since_s = max(taken_s - FROZEN_S, heating_since_s)
         points = [(t, c) for t, c in self._history.points if t >= since_s]
-        return (len(points) >= FROZEN_S / 2 and taken_s - points[0][0] >= 0.9 * FROZEN_S
+        return (len(points) >= 3 and taken_s - points[0][0] >= 0.9 * FROZEN_S
                 and len({c for _, c in points}) == 1)
+
+    def _rewarmed(self, taken_s: float, water_c: float, target_c: float | None) -> bool:
+        """The water warmed back over the target's allowance with the heater off for minutes.
+
+        With a safety relay fitted, a welded heater relay warms the water only until the
+        safety relay opens at the target's allowance; the water cools, the safety relay closes,
+        and it warms again: contained, but a slow saw-tooth the rate rule above may never see.
+        A healthy bath cannot do it: REWARM_OFF_S after its last pulse the heat has reached
+        the probe, and then the water only cools. So a reading that has been well below the
+        allowance (REWARM_DIP_C, for REWARM_BELOW_S) and comes back over it, in a session
+        that has heated, with the heater off all the while, is a stuck relay. (A fill warmer
+        than the target climbs through it only once, before its first pulse's heat arrives.)"""
+        if self._heating_since_s is None or not _finite(target_c):
+            self._below_since_s = None
+            return False
+        allowance_c = min(target_c, self.limits.ceiling_c) + ABOVE_TARGET_C
+        if water_c < allowance_c - REWARM_DIP_C:
+            self._below_since_s = self._below_since_s if self._below_since_s is not None else taken_s
+            return False
+        if water_c < allowance_c:
+            return False
+        below_s = self._below_since_s
+        self._below_since_s = None
+        heater_off_s = taken_s - self._off_since_s if self._off_since_s is not None else 0.0
+        return (self._heated and below_s is not None and taken_s - below_s >= REWARM_BELOW_S
+                and heater_off_s >= REWARM_OFF_S)
 
     def _rates(self, now_s: float, parts: int) -> list[float] | None:
         """The rates (C/min) over each of `parts` equal parts of the last two minutes."""
@@ -536,14 +695,6 @@ class Supervisor:
         return (rates is not None and min(rates) > limit
                 and rates[-1] >= STUCK_STEADY * max(rates))
 
-    def _fresh_water_c(self, now_s: float) -> float | None:
-        """The water temperature if the newest reading is valid and younger than 5 s; never an
-        older value (a stale or bad reading means 'unknown')."""
-        reading = self._reading
-        if reading is None or not reading.ok or reading.age_s(now_s) >= READING_MAX_AGE_S:
-            return None
-        return reading.water_c
-
     def _latch(self, code: str, now_s: float, new: list[Fault], message: str | None = None) -> None:
         if code in self._faults:
             return
@@ -564,18 +715,13 @@ class Supervisor:
             reasons.append(NOT_HEATING_PHASE)
         if water_present is False:
             reasons.append(NO_WATER)
-        reading = self._reading
-        water_c = self._fresh_water_c(now_s)
-        if reading is None:
-            reasons.append(NO_READING)
-        elif not reading.ok:
-            reasons.append(BAD_READING)
-        elif water_c is None:
-            reasons.append(OLD_READING)
+        off = [why for probe in self._probes if (why := probe.off_reason(now_s))]
+        if off:  # either probe: the second one must vouch for the first
+            reasons.extend(sorted(set(off), key=off.index))
         else:
-            if water_c >= self.limits.ceiling_c:
+            if self._hottest_c(now_s) >= self.limits.ceiling_c:
                 reasons.append(AT_CEILING)
-            if not _finite(target_c) or _above_target(water_c, estimate_c, target_c,
+            if not _finite(target_c) or _above_target(self._main.fresh_c(now_s), estimate_c, target_c,
                                                       self.limits.ceiling_c):
                 reasons.append(AT_TARGET)
         if not heat_wanted:

@@ -578,3 +578,156 @@ def test_after_a_fault_the_heater_never_comes_back_by_itself(values, data):
         if i >= at:
             assert not verdict.heater and verdict.locked
     assert not tick(sup, len(values), ok(len(values), 30.0)).heater
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(
+    st.floats(0.0, 3.0),  # seconds since the previous tick
+    st.one_of(st.none(), st.floats(30.0, 45.0), st.sampled_from(list(BAD))),  # the main reading
+    st.one_of(st.none(), st.floats(30.0, 45.0), st.sampled_from(list(BAD))),  # the check probe's
+    st.one_of(st.none(), st.floats(30.0, 45.0)),  # the law's estimate
+    st.booleans(), st.booleans(), st.booleans(),  # wanted, heating phase, driven
+    st.floats(36.0, 40.0),  # target
+), max_size=60))
+def test_with_a_second_probe_and_a_safety_relay_the_heater_needs_both_and_the_estimate(steps):
+    sup = Supervisor(check_probe=True, safety_relay=True)
+    sup.start_session(now_s=0.0, max_heater_on_s=1e6)
+    now, closed_before, newest = 0.0, False, [None, None]
+    for dt, main_raw, check_raw, estimate, want, phase, driven, target in steps:
+        now += dt
+        readings = [None if raw is None else BAD[raw](now) if isinstance(raw, str)
+                    else classify(round(raw * 16) / 16, now) for raw in (main_raw, check_raw)]
+        newest = [new or old for new, old in zip(readings, newest, strict=True)]  # None: nothing new
+        verdict = sup.tick(now_s=now, reading=readings[0], check=readings[1], heat_wanted=want,
+                           heating_phase=phase, target_c=target, heater_driven=driven,
+                           estimate_c=estimate)
+        if verdict.heater:
+            main, check = newest
+            assert main.ok and check.ok and max(now - main.taken_s, now - check.taken_s) < 5.0
+            assert max(main.water_c, check.water_c) < 40.0
+            assert main.water_c < target + s.ABOVE_TARGET_C
+            assert (main.water_c < target) if estimate is None else (estimate < target)
+            assert verdict.safety_relay and closed_before, "the safety relay closes a tick first"
+        if verdict.faults or not phase:
+            assert not verdict.safety_relay
+        closed_before = verdict.safety_relay
+
+
+# -- a second probe ------------------------------------------------------------------------------
+
+def two_probes(*, safety_relay=False):
+    sup = Supervisor(check_probe=True, safety_relay=safety_relay)
+    sup.start_session(now_s=0.0, max_heater_on_s=7200.0)
+    return sup
+
+
+def tick2(sup, t, main_c, check_c, **kw):
+    main = ok(t, main_c) if isinstance(main_c, float) else main_c
+    check = ok(t, check_c) if isinstance(check_c, float) else check_c
+    return sup.tick(now_s=t, reading=main, check=check, heat_wanted=kw.get("want", True),
+                    heating_phase=True, target_c=kw.get("target", TARGET_C),
+                    heater_driven=kw.get("driven", False), estimate_c=kw.get("estimate"))
+
+
+def test_two_probes_that_disagree_by_more_than_a_degree_for_thirty_seconds_are_a_fault():
+    sup = two_probes()
+    assert tick2(sup, 0.0, 36.0, 36.9).heater  # within a degree
+    for t in range(1, 30):
+        verdict = tick2(sup, float(t), 36.0, 37.1)
+        assert verdict.heater and not verdict.faults, t  # apart, not yet for long
+    tick2(sup, 30.0, 36.0, 36.5)  # agreeing again restarts the clock
+    for t in range(31, 61):
+        assert not tick2(sup, float(t), 36.0, 37.1).faults
+    (fault,) = tick2(sup, 61.0, 36.0, 37.1).new_faults
+    assert fault.code == s.PROBES_DISAGREE and not sup.tick(
+        now_s=61.5, reading=ok(61.5, 36.0), check=ok(61.5, 37.1), heat_wanted=True, heating_phase=True,
+        target_c=TARGET_C, heater_driven=False).heater
+    with pytest.raises(SafetyError, match="still disagree"):
+        sup.acknowledge(now_s=61.5)
+    tick2(sup, 62.0, 36.0, 36.2)
+    assert [f.code for f in sup.acknowledge(now_s=62.0)] == [s.PROBES_DISAGREE]
+
+
+def test_the_higher_probe_is_the_one_the_ceiling_and_overheat_rules_use():
+    sup = two_probes()
+    verdict = tick2(sup, 0.0, 37.0, 40.0, target=40.0)
+    assert not verdict.heater and s.AT_CEILING in verdict.reasons
+    (fault,) = tick2(sup, 1.0, 37.0, 41.0, target=40.0).new_faults
+    assert fault.code == s.OVERHEAT and "41.0 C" in fault.message
+
+
+def test_without_a_valid_second_reading_the_heater_is_off_and_ten_seconds_of_it_are_a_fault():
+    sup = two_probes()
+    assert tick2(sup, 0.0, 36.0, 36.0).heater
+    verdict = tick2(sup, 1.0, 36.0, BAD[r.MISSING](1.0))
+    assert not verdict.heater and s.BAD_READING in verdict.reasons and not verdict.faults
+    for t in range(2, 10):
+        assert not tick2(sup, float(t), 36.0, BAD[r.MISSING](t)).faults
+    (fault,) = tick2(sup, 10.0, 36.0, BAD[r.MISSING](10.0)).new_faults
+    assert fault.code == s.CHECK_SENSOR and "second thermometer" in fault.message
+    assert [p.fault_code for p in sup._probes] == [None, s.CHECK_SENSOR]
+
+
+# -- a safety relay --------------------------------------------------------------------------------
+
+def test_the_safety_relay_closes_a_reading_before_the_heater_may_and_opens_at_a_fault():
+    sup = two_probes(safety_relay=True)
+    first = tick2(sup, 0.0, 36.0, 36.0)
+    assert first.safety_relay and not first.heater and first.reasons == (s.SAFETY_RELAY_OPEN,)
+    assert tick2(sup, 1.0, 36.0, 36.0).heater
+    glitch = tick2(sup, 2.0, BAD[r.CRC](2.0), 36.0, driven=True)
+    assert glitch.safety_relay and not glitch.heater  # a glitch is no reason to open it
+    assert tick2(sup, 3.0, 36.0, 36.0).heater  # so heat is back at the next good reading
+    fault = tick2(sup, 4.0, 36.0, 41.5, driven=True)
+    assert fault.new_faults and not fault.safety_relay and not fault.heater  # at once
+
+
+def test_the_safety_relay_opens_for_the_temperature_only_after_the_heater_relay_has():
+    sup = two_probes(safety_relay=True)
+    tick2(sup, 0.0, 36.0, 36.0, estimate=37.0)
+    assert tick2(sup, 1.0, 36.0, 36.0, estimate=37.0, driven=False).heater
+    at_target = tick2(sup, 2.0, 36.5, 36.5, estimate=38.0, driven=True)
+    assert not at_target.heater and at_target.safety_relay  # the heater relay breaks the load
+    assert not tick2(sup, 3.0, 36.6, 36.6, estimate=38.1, driven=False).safety_relay
+    assert tick2(sup, 4.0, 36.6, 36.6, estimate=37.9, driven=False).safety_relay
+    assert not tick2(sup, 5.0, 36.6, 36.6, want=True, estimate=37.9).reasons
+
+
+def test_the_safety_relay_is_open_outside_a_session_and_outside_the_heating_phases():
+    sup = Supervisor(safety_relay=True)
+    assert not tick(sup, 0.0, ok(0.0, 30.0)).safety_relay
+    sup.start_session(now_s=1.0, max_heater_on_s=7200.0)
+    assert tick(sup, 1.0, ok(1.0, 30.0)).safety_relay
+    assert not tick(sup, 2.0, ok(2.0, 30.0), phase=False).safety_relay
+    assert tick(sup, 3.0, ok(3.0, 30.0)).safety_relay
+    sup.end_session(now_s=4.0)
+    assert not tick(sup, 4.0, ok(4.0, 30.0)).safety_relay
+
+
+# -- a welded relay held in check by the safety relay -----------------------------------------------
+
+def test_water_that_warms_back_over_the_target_with_the_heater_off_for_minutes_is_a_stuck_relay():
+    """The saw-tooth of a welded heater relay behind a safety relay: over the allowance, cool,
+    the safety relay closes, and the water warms back with the heater commanded off."""
+    sup = session()
+    feed(sup, 0.0, 60.0, flicker(37.0), driven=True)  # the session heated
+    verdicts = feed(sup, 60.0, 400.0, lambda t: 38.4 - 0.005 * (t - 60.0))  # cooling, heater off
+    assert not sup.faults
+    verdicts = feed(sup, 400.0, 460.0, lambda t: 36.7 + 0.03 * (t - 400.0))  # warming, heater off
+    t, fault = first_fault(verdicts)
+    assert fault.code == s.RELAY_STUCK and t == pytest.approx(400.0 + (38.3 - 36.7) / 0.03, abs=1.0)
+
+
+@pytest.mark.parametrize("heated, off_s", [(True, 200.0), (False, 600.0)])
+def test_a_rise_back_over_the_target_is_no_stuck_relay_soon_after_a_pulse_or_before_any(heated, off_s):
+    """Soon after a pulse its heat may still be on its way to the probe; before any pulse, a
+    fill warmer than the target may still be climbing into view."""
+    sup = session()
+    start_s = 0.0
+    if heated:
+        feed(sup, 0.0, 60.0, flicker(37.0), driven=True)
+        start_s = 60.0
+    rise_s = start_s + off_s - 40.0
+    feed(sup, start_s, rise_s, flicker(37.5))
+    feed(sup, rise_s, rise_s + 60.0, lambda t: 37.5 + 0.03 * (t - rise_s))
+    assert not sup.faults
