@@ -1,5 +1,6 @@
-"""The bath's outputs and switches through gpiozero: heater and pump relays, vibration motor,
-buzzer, STOP button and float switch, as one object that starts with everything off.
+"""The bath's outputs and switches through gpiozero: heater and pump relays, the safety relay,
+vibration motor, buzzer, STOP button and float switch, as one object that starts with
+everything off.
 
 Wiring, and why:
 
@@ -11,6 +12,9 @@ Wiring, and why:
 - Inputs are contacts: `active_high=False` wires the contact from the GPIO to GND with the
   Pi's pull-up on (gpiozero Button's wiring); `active_high=True` wires it to 3V3 with the
   pull-down on. Either way an open contact or a broken wire reads inactive.
+- Safety relay (optional): a second relay in series with the heater relay. The supervisor
+  opens it at any latched fault, at stop and at idle, so a heater relay whose contacts have
+  welded cannot keep heating. "Everything off" cuts the heater relay first, then this one.
 - Float switch: mount it so the contact closes when the float rises (closed = water). A broken
   wire or an unplugged switch then reads "no water", which stops the heating; it never fakes
   water in an empty basin.
@@ -38,13 +42,15 @@ log = logging.getLogger(__name__)
 # What staff call each device (the config keys are the names).
 LABELS = {
     "heater": "heater relay",
+    "safety_relay": "safety relay",
     "pump": "bubble pump relay",
     "vibration": "vibration motor",
     "buzzer": "buzzer",
     "stop_button": "STOP button",
     "float_switch": "float switch",
 }
-OUTPUTS = ("heater", "pump", "vibration", "buzzer")  # cut in this order: the heater first
+# Cut in this order: the heater first, then the relay in series with it.
+OUTPUTS = ("heater", "safety_relay", "pump", "vibration", "buzzer")
 STOP_BOUNCE_S = 0.02  # a push button settles within ~10 ms; 20 ms more is not felt
 VIBRATION_HZ = 100  # gpiozero's default PWM rate; lgpio's software PWM is steady there
 CLOSED = "the rig is closed and its pins released; build a new one"
@@ -88,13 +94,15 @@ class Rig:
     routine that wants bubbles on a rig without a pump is noticed, not silently ignored.
     """
 
-    def __init__(self, heater: Pin, *, pump: Pin | None = None, vibration: Pin | None = None,
-                 buzzer: Pin | None = None, stop_button: Pin | None = None,
-                 float_switch: Pin | None = None, on_stop: Callable[[], object] | None = None,
+    def __init__(self, heater: Pin, *, safety_relay: Pin | None = None, pump: Pin | None = None,
+                 vibration: Pin | None = None, buzzer: Pin | None = None,
+                 stop_button: Pin | None = None, float_switch: Pin | None = None,
+                 on_stop: Callable[[], object] | None = None,
                  stop_bounce_s: float = STOP_BOUNCE_S, vibration_hz: float = VIBRATION_HZ,
                  pin_factory=None):
-        wiring = {"heater": heater, "pump": pump, "vibration": vibration, "buzzer": buzzer,
-                  "stop_button": stop_button, "float_switch": float_switch}
+        wiring = {"heater": heater, "safety_relay": safety_relay, "pump": pump,
+                  "vibration": vibration, "buzzer": buzzer, "stop_button": stop_button,
+                  "float_switch": float_switch}
         self._pins = {name: pin for name, pin in wiring.items() if pin is not None}
         for name, pin in wiring.items():
             if not isinstance(pin, Pin) and (pin is not None or name == "heater"):
@@ -105,11 +113,15 @@ class Rig:
         self._stopped = False
         self._closed = False
         self._devices: dict = {}
+
+        def relay(p: Pin) -> OutputDevice:
+            return OutputDevice(p.number, active_high=p.active_high, initial_value=False,
+                                pin_factory=pin_factory)
+
         builders = {
-            "heater": lambda p: OutputDevice(p.number, active_high=p.active_high,
-                                             initial_value=False, pin_factory=pin_factory),
-            "pump": lambda p: OutputDevice(p.number, active_high=p.active_high,
-                                           initial_value=False, pin_factory=pin_factory),
+            "heater": relay,
+            "safety_relay": relay,
+            "pump": relay,
             "vibration": lambda p: PWMOutputDevice(p.number, active_high=p.active_high,
                                                    initial_value=0, frequency=vibration_hz,
                                                    pin_factory=pin_factory),
@@ -146,6 +158,11 @@ class Rig:
     @property
     def heater_on(self) -> bool:
         return self._is_driven("heater")
+
+    @property
+    def safety_relay_on(self) -> bool:
+        """Whether the safety relay is closed (False when none is fitted)."""
+        return self._is_driven("safety_relay")
 
     @property
     def pump_on(self) -> bool:
@@ -185,6 +202,10 @@ class Rig:
 
     def set_heater(self, on: bool) -> None:
         self._switch("heater", on)
+
+    def set_safety_relay(self, on: bool) -> None:
+        """Close (True) or open the relay in series with the heater."""
+        self._switch("safety_relay", on)
 
     def set_pump(self, on: bool) -> None:
         self._switch("pump", on)

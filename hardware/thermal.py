@@ -18,8 +18,19 @@ What is modelled, and why each part is there:
 - The DS18B20 reports the probe's temperature with a little noise, quantised to 1/16 C
   (12 bits, rounded to nearest), and one read takes 0.83-0.92 s with occasional 1.8 s
   outliers.
+- A check probe (a second DS18B20 on the same bus, optional on the real bath) sits in the
+  same water with the same lags, its own calibration offset and its own noise. Its noise comes
+  from a second generator, drawn only when it is read, so a bath read through its main probe
+  alone gives the same figures whether or not a check probe could be read.
+- The element is powered while the safety relay in series is closed and the heater relay is
+  commanded on or welded shut.
 
 Faults are injected with the methods under "Faults"; each says what the real bath would do.
+The sensor faults act on the main probe (unless named for the check probe) and last a
+simulated time, not a number of reads: a fake bus can be read many times a second, and the
+safety supervisor judges a dropout by its length. A read completes when `sensor_output()` is
+called, at `elapsed_s`; a timed fault hits the read under way when it begins and every read
+that completes before it ends.
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ PROBE_TAU_STILL_S, PROBE_TAU_STIRRED_S = 30.0, 10.0
 MIXING_DELAY_STILL_S, MIXING_DELAY_STIRRED_S = 40.0, 0.0
 STIR_TAU_S = 20.0  # how fast the mixing follows the pump or the feet
 FEET_STIR = 0.5  # feet moving in the water stir it about half as well as the pump
+_UNPLUGGED, _CRC, _GLITCH_85 = "unplugged", "crc", "85"  # the timed faults, worst first
 
 
 def vapour_kpa(temp_c: float) -> float:
@@ -71,6 +83,7 @@ class BathParams:
     probe_air_tau_s: float = 90.0  # a probe out of the water: air carries heat poorly
     noise_c: float = 0.02  # standard deviation of the sensor's noise
     offset_c: float = 0.0  # the probe's calibration error (the DS18B20 is +-0.5 C)
+    check_offset_c: float = 0.0  # the check probe's calibration error
     read_period_s: float = 0.875  # a 12-bit read: 0.75 s conversion, 0.83-0.92 s in practice
     read_jitter_s: float = 0.045  # reads last read_period_s +- this, uniformly
     read_outlier_s: float = 1.8  # the occasional slow read
@@ -126,21 +139,65 @@ def _lag(value: float, target: float, dt_s: float, tau_s: float) -> float:
     return target + (value - target) * math.exp(-dt_s / tau_s)
 
 
+def _seconds(seconds: float, what: str) -> float:
+    """A fault's duration, checked: a negative or NaN one is a mistake in the test or bench."""
+    if not seconds >= 0:  # also refuses NaN
+        raise HardwareError(f"{what} must last 0 s or more, not {seconds!r}")
+    return float(seconds)
+
+
+@dataclass
+class _Spell:
+    """A sensor fault that lasts a while: the read under way when it begins (the wire is
+    disturbed mid-read), then every read that completes before `until_s`."""
+
+    until_s: float
+    next_read: bool = True
+
+    def hits(self, now_s: float) -> bool:
+        """Whether the read completing now is hit; counts that read as done."""
+        hit = self.next_read or now_s < self.until_s
+        self.next_read = False
+        return hit
+
+    def over(self, now_s: float) -> bool:
+        return not self.next_read and now_s >= self.until_s
+
+
+@dataclass(frozen=True)
+class _Drift:
+    """The main probe's offset moving linearly from from_c to to_c over over_s from start_s."""
+
+    start_s: float
+    from_c: float
+    to_c: float
+    over_s: float
+
+    def offset_at(self, now_s: float) -> float:
+        if self.over_s == 0 or now_s >= self.start_s + self.over_s:
+            return self.to_c
+        return self.from_c + (self.to_c - self.from_c) * (now_s - self.start_s) / self.over_s
+
+
 class ThermalBath:
     """One simulated basin: true water, heating element, probe and DS18B20, with faults."""
 
     def __init__(self, params: BathParams | None = None, *, water_c: float = 30.0, seed: int = 0):
         self.params = params or BathParams()
         self._rng = random.Random(seed)
+        # The check probe's noise: its own stream, so reading it never moves the main probe's.
+        self._check_rng = random.Random(f"{seed}:check probe")
         self._elapsed_s = 0.0
         self._water_c = float(water_c)
         self._element_w = 0.0  # heat flowing from the element into the water now
         self._probe_c = float(water_c)
+        self._check_probe_c = float(water_c)
         self._pump = self.params.stirred
         self._stir = 1.0 if self._pump else 0.0
         self._delay_s = self.params.lags(self._stir)[1]
         self._history: deque[tuple[float, float]] = deque([(0.0, self._water_c)])
         self._commanded = False
+        self._safety_closed = True
         self._feet_in = False
         self._feet_since_s = 0.0
         self._feet_pending_j = 0.0
@@ -148,10 +205,10 @@ class ThermalBath:
         self.heat_lost_j = 0.0  # lost to the room and the feet since the start
         # Faults.
         self._probe_lifted = False
-        self._unplugged = False
-        self._crc_left = 0
-        self._glitch_85 = False
-        self._frozen_c: float | None = None
+        self._spells: dict[str, _Spell] = {}  # the main sensor's timed faults: unplugged, CRC, 85 C
+        self._forced_c: float | None = None
+        self._drift: _Drift | None = None
+        self._check_unplugged = False
         self._relay_stuck = False
         self._empty = False
 
@@ -172,14 +229,27 @@ class ThermalBath:
         return self._probe_c
 
     @property
+    def check_probe_c(self) -> float:
+        """What the check probe's tip is at, before its sensor's noise and quantisation."""
+        return self._check_probe_c
+
+    @property
+    def offset_c(self) -> float:
+        """The main probe's calibration error now (it moves while the probe drifts)."""
+        if self._drift is None:
+            return self.params.offset_c
+        return self._drift.offset_at(self._elapsed_s)
+
+    @property
     def element_w(self) -> float:
         """Heat flowing from the element into the water now."""
         return self._element_w
 
     @property
     def heater_effective(self) -> bool:
-        """Whether the element is powered: the command, or always when the relay is stuck."""
-        return self._commanded or self._relay_stuck
+        """Whether the element is powered: the safety relay closed, and the heater relay
+        commanded on or stuck."""
+        return self._safety_closed and (self._commanded or self._relay_stuck)
 
     @property
     def water_present(self) -> bool:
@@ -197,18 +267,29 @@ class ThermalBath:
         return self._feet_in
 
     def sensor_output(self) -> SensorOutput:
-        """What the DS18B20 says now: the probe quantised to 1/16 C with noise, or the fault."""
-        if self._unplugged:
+        """What the main DS18B20 says in the read completing now: the probe quantised to 1/16 C
+        with noise, or the fault."""
+        now = self._elapsed_s
+        # Every timed fault sees every read, so one hidden behind another still ends on time.
+        hit = {name for name, spell in self._spells.items() if spell.hits(now)}
+        self._spells = {name: spell for name, spell in self._spells.items() if not spell.over(now)}
+        if _UNPLUGGED in hit:
             return SensorOutput(present=False)
-        if self._crc_left > 0:
-            self._crc_left -= 1
+        if _CRC in hit:
             return SensorOutput(crc_ok=False)
-        if self._glitch_85:
-            self._glitch_85 = False
+        if _GLITCH_85 in hit:
             return SensorOutput(raw_c=85.0)
-        if self._frozen_c is not None:
-            return SensorOutput(raw_c=self._frozen_c)
-        noisy = self._probe_c + self.params.offset_c + self._rng.gauss(0.0, self.params.noise_c)
+        if self._forced_c is not None:
+            return SensorOutput(raw_c=self._forced_c)
+        noisy = self._probe_c + self.offset_c + self._rng.gauss(0.0, self.params.noise_c)
+        return SensorOutput(raw_c=quantise(noisy))
+
+    def check_sensor_output(self) -> SensorOutput:
+        """What the check probe's DS18B20 says in the read completing now."""
+        if self._check_unplugged:
+            return SensorOutput(present=False)
+        noisy = (self._check_probe_c + self.params.check_offset_c
+                 + self._check_rng.gauss(0.0, self.params.noise_c))
         return SensorOutput(raw_c=quantise(noisy))
 
     def read_duration_s(self) -> float:
@@ -220,11 +301,13 @@ class ThermalBath:
 
     # Physics.
 
-    def step(self, dt_s: float, *, heater_on: bool) -> None:
-        """Advance dt_s seconds with the heater relay commanded as given."""
+    def step(self, dt_s: float, *, heater_on: bool, safety_closed: bool = True) -> None:
+        """Advance dt_s seconds with the heater relay commanded as given and the safety relay
+        in series closed or open (a bath without one: always closed)."""
         if dt_s < 0:
             raise HardwareError(f"time cannot run backwards (step of {dt_s} s)")
         self._commanded = bool(heater_on)
+        self._safety_closed = bool(safety_closed)
         if dt_s == 0:
             return
         steps = max(1, math.ceil(dt_s / STEP_MAX_S))
@@ -261,10 +344,12 @@ class ThermalBath:
         while len(self._history) > 2 and self._history[1][0] <= now - self._delay_s - STEP_MAX_S:
             self._history.popleft()
 
-        if self._probe_lifted or self._empty:
-            self._probe_c = _lag(self._probe_c, p.room_c, h, p.probe_air_tau_s)
-        else:
-            self._probe_c = _lag(self._probe_c, self._water_at(now - self._delay_s), h, tau_s)
+        seen_c = p.room_c if self._empty else self._water_at(now - self._delay_s)
+        in_air = self._empty or self._probe_lifted
+        self._probe_c = _lag(self._probe_c, p.room_c if in_air else seen_c, h,
+                             p.probe_air_tau_s if in_air else tau_s)
+        self._check_probe_c = _lag(self._check_probe_c, seen_c, h,
+                                   p.probe_air_tau_s if self._empty else tau_s)
 
     def _water_at(self, when_s: float) -> float:
         """The water temperature at an earlier moment (linear between recorded steps)."""
@@ -308,28 +393,55 @@ class ThermalBath:
         """The probe is back in the water."""
         self._probe_lifted = False
 
-    def unplug_sensor(self) -> None:
-        """The probe is unplugged: the sensor is absent from the bus until plug_sensor()."""
-        self._unplugged = True
+    def unplug_sensor(self, seconds: float | None = None) -> None:
+        """The probe is unplugged: the sensor is absent from the bus until plug_sensor(), or
+        for `seconds` (a loose plug): a dropout the supervisor judges by its length."""
+        until_s = math.inf if seconds is None else self._elapsed_s + _seconds(seconds, "an unplugging")
+        self._spells[_UNPLUGGED] = _Spell(until_s)
 
     def plug_sensor(self) -> None:
-        self._unplugged = False
+        self._spells.pop(_UNPLUGGED, None)
 
-    def crc_burst(self, n: int) -> None:
-        """The next n reads fail their CRC (a long cable, a missing pull-up, interference)."""
-        self._crc_left = max(0, int(n))
+    def crc_burst(self, seconds: float) -> None:
+        """Interference for `seconds` (a long cable, a missing pull-up, a motor starting): the
+        read under way and every read completing within that time fail their CRC."""
+        self._spells[_CRC] = _Spell(self._elapsed_s + _seconds(seconds, "a CRC burst"))
 
-    def glitch_85(self) -> None:
-        """The next read says 85.000 C, the DS18B20's power-on value (a brown-out)."""
-        self._glitch_85 = True
+    def glitch_85(self, seconds: float = 0.0) -> None:
+        """The next read, or every read completing within the next `seconds`, says 85.000 C,
+        the DS18B20's power-on value (a brown-out, or a supply that keeps sagging)."""
+        self._spells[_GLITCH_85] = _Spell(self._elapsed_s + _seconds(seconds, "an 85 C glitch"))
+
+    def force_reading(self, temp_c: float | None) -> None:
+        """The sensor reports exactly `temp_c` (to 1/16 C, no noise) whatever the water does,
+        until called with None: a test drives the readings this way (a ramp the real water could
+        never follow, say) while the rest of the bath runs on."""
+        if temp_c is not None and not math.isfinite(temp_c):
+            raise HardwareError(f"a forced reading must be a temperature, not {temp_c!r}")
+        self._forced_c = None if temp_c is None else quantise(float(temp_c))
 
     def freeze_reading(self) -> None:
         """The sensor keeps reporting the value it would report now, whatever the water does
         (a stuck driver or a cached file): a valid-looking reading that never changes."""
-        self._frozen_c = quantise(self._probe_c + self.params.offset_c)
+        self.force_reading(self._probe_c + self.offset_c)
 
     def unfreeze_reading(self) -> None:
-        self._frozen_c = None
+        self.force_reading(None)
+
+    def drift_probe(self, offset_c: float, over_s: float) -> None:
+        """The main probe goes bad: its reading drifts linearly from its offset now to
+        `offset_c` over `over_s` seconds, then stays there (what the check probe is for)."""
+        if not math.isfinite(offset_c):
+            raise HardwareError(f"a probe's offset must be a number of degrees, not {offset_c!r}")
+        self._drift = _Drift(self._elapsed_s, self.offset_c, float(offset_c),
+                             _seconds(over_s, "a drift"))
+
+    def unplug_check_sensor(self) -> None:
+        """The check probe is unplugged: absent from the bus until plug_check_sensor()."""
+        self._check_unplugged = True
+
+    def plug_check_sensor(self) -> None:
+        self._check_unplugged = False
 
     def stick_relay(self) -> None:
         """The heater relay's contacts weld: the element is powered whatever the command."""

@@ -34,6 +34,7 @@ from .reading import SensorOutput
 FAMILY = "28"  # the DS18B20's 1-Wire family code
 MASTER = "w1_bus_master1"
 SIMULATED_SENSOR_ID = "28-000000f00ba7"
+SIMULATED_CHECK_ID = "28-000000f00ba8"  # the simulated check probe, beside it on the bus
 
 COUNTS_PER_C = 16  # 12-bit resolution: 1/16 C a count
 MIN_COUNT, MAX_COUNT = -2048, 2047  # the sign-extended 12-bit register: -128 C to 127.9375 C

@@ -3,6 +3,7 @@
 import logging
 import math
 import threading
+from typing import ClassVar
 
 import pytest
 from gpiozero import OutputDevice
@@ -14,13 +15,14 @@ from hardware.errors import HardwareError
 from hardware.rig import STOP_BOUNCE_S, VIBRATION_HZ, Pin, Rig, StoppedError, mock_pin_factory
 
 HEATER = Pin(17, active_high=False)  # the common relay boards are active-low
+SAFETY = Pin(5, active_high=False)  # the relay in series with the heater
 PUMP = Pin(27, active_high=False)
 VIBRATION = Pin(18, active_high=True)
 BUZZER = Pin(22, active_high=True)
 STOP = Pin(23, active_high=False)  # push button to GND, pull-up
 FLOAT = Pin(24, active_high=False)  # float contact to GND, pull-up, closed = water
-FULL = {"pump": PUMP, "vibration": VIBRATION, "buzzer": BUZZER, "stop_button": STOP,
-        "float_switch": FLOAT}
+FULL = {"safety_relay": SAFETY, "pump": PUMP, "vibration": VIBRATION, "buzzer": BUZZER,
+        "stop_button": STOP, "float_switch": FLOAT}
 
 
 @pytest.fixture
@@ -52,14 +54,17 @@ def level(factory, pin: Pin):
 
 def switch_all_on(rig):
     rig.set_heater(True)
+    rig.set_safety_relay(True)
     rig.set_pump(True)
     rig.set_vibration(60)
     rig.set_buzzer(True)
 
 
 def assert_all_off(rig, factory):
-    assert (rig.heater_on, rig.pump_on, rig.vibration_pct, rig.buzzer_on) == (False, False, 0.0, False)
+    assert (rig.heater_on, rig.safety_relay_on, rig.pump_on, rig.vibration_pct, rig.buzzer_on) == (
+        False, False, False, 0.0, False)
     assert level(factory, HEATER) == 1  # active-low: off is high
+    assert level(factory, SAFETY) == 1
     assert level(factory, PUMP) == 1
     assert level(factory, VIBRATION) == 0
     assert level(factory, BUZZER) == 0
@@ -75,7 +80,7 @@ def test_every_output_starts_off_at_its_off_level(make, factory):
 
 
 @pytest.mark.parametrize("active_high", [False, True])
-@pytest.mark.parametrize("name", ["heater", "pump", "buzzer"])
+@pytest.mark.parametrize("name", ["heater", "safety_relay", "pump", "buzzer"])
 def test_a_relay_or_buzzer_drives_its_pin_by_polarity(make, factory, name, active_high):
     pin = Pin(5, active_high)
     rig = make(**{name: pin}) if name != "heater" else make(heater=pin)
@@ -139,6 +144,29 @@ def test_all_off_switches_every_output_off(make, factory):
     assert_all_off(rig, factory)
     rig.all_off()  # again: nothing changes, nothing fails
     assert_all_off(rig, factory)
+
+
+class LoggedPin(MockPWMPin):
+    """A pin that notes every level written to it, in one log shared by all such pins."""
+
+    log: ClassVar[list] = []
+
+    def _set_state(self, value):
+        super()._set_state(value)
+        LoggedPin.log.append((self._number, value))
+
+
+@pytest.mark.parametrize("cut", ["all_off", "stop", "close"])
+def test_the_heater_is_cut_before_the_safety_relay_in_series_with_it(make, factory, cut):
+    """Opening the heater relay first spares the safety relay's contacts the load (and a welded
+    heater relay still leaves the safety relay to open the circuit)."""
+    for pin in (HEATER, SAFETY):
+        factory.pin(pin.number, pin_class=LoggedPin)
+    rig = make(**FULL)
+    switch_all_on(rig)
+    LoggedPin.log.clear()
+    {"all_off": rig.all_off, "stop": factory.pin(STOP.number).drive_low, "close": rig.close}[cut]()
+    assert LoggedPin.log[:2] == [(HEATER.number, 1), (SAFETY.number, 1)]  # active-low: off is high
 
 
 # -- closing -------------------------------------------------------------------------------
@@ -220,24 +248,26 @@ def test_stop_cuts_every_output_before_on_stop_runs_and_latches(make, factory):
     seen = []
 
     def on_stop():
-        seen.append({pin: level(factory, pin) for pin in (HEATER, PUMP, VIBRATION, BUZZER)}
+        seen.append({pin: level(factory, pin) for pin in (HEATER, SAFETY, PUMP, VIBRATION, BUZZER)}
                     | {"stopped": rig.stopped})
 
     rig = make(**FULL, on_stop=on_stop)
     switch_all_on(rig)
     assert not rig.stopped
     factory.pin(STOP.number).drive_low()  # pressed
-    assert seen == [{HEATER: 1, PUMP: 1, VIBRATION: 0, BUZZER: 0, "stopped": True}]
+    assert seen == [{HEATER: 1, SAFETY: 1, PUMP: 1, VIBRATION: 0, BUZZER: 0, "stopped": True}]
     assert rig.stop_pressed
     assert_all_off(rig, factory)
 
     factory.pin(STOP.number).drive_high()  # released: still latched
     assert not rig.stop_pressed
-    for switch_on in (lambda: rig.set_heater(True), lambda: rig.set_pump(True),
-                      lambda: rig.set_vibration(10), lambda: rig.set_buzzer(True)):
+    for switch_on in (lambda: rig.set_heater(True), lambda: rig.set_safety_relay(True),
+                      lambda: rig.set_pump(True), lambda: rig.set_vibration(10),
+                      lambda: rig.set_buzzer(True)):
         with pytest.raises(StoppedError, match="STOP button was pressed"):
             switch_on()
     rig.set_heater(False)  # off is always allowed
+    rig.set_safety_relay(False)
     assert_all_off(rig, factory)
 
     rig.clear_stop()
@@ -335,14 +365,16 @@ def test_the_stop_button_is_debounced(make, factory, bounce_s):
 def test_devices_left_out_are_absent_read_as_off_and_refuse_to_switch_on(make, factory):
     rig = make()
     assert rig.pins == {"heater": HEATER}
-    assert (rig.pump_on, rig.buzzer_on, rig.vibration_pct) == (False, False, 0.0)
+    assert (rig.safety_relay_on, rig.pump_on, rig.buzzer_on, rig.vibration_pct) == (False, False, False, 0.0)
     assert rig.water_present is None
     assert rig.stop_pressed is False
     assert rig.stopped is False
+    rig.set_safety_relay(False)
     rig.set_pump(False)
     rig.set_buzzer(False)
     rig.set_vibration(0)
-    for switch_on, key in ((lambda: rig.set_pump(True), "pump"), (lambda: rig.set_buzzer(True), "buzzer"),
+    for switch_on, key in ((lambda: rig.set_safety_relay(True), "safety_relay"),
+                           (lambda: rig.set_pump(True), "pump"), (lambda: rig.set_buzzer(True), "buzzer"),
                            (lambda: rig.set_vibration(10), "vibration")):
         with pytest.raises(HardwareError, match=rf"no .* is fitted; give hardware\.{key}\.pin"):
             switch_on()
@@ -417,7 +449,7 @@ def test_a_failing_output_does_not_stop_the_others_being_cut(make, factory, capl
     heater_pin.failing = True
     with pytest.raises(HardwareError, match=r"heater relay could not be switched off.*OSError: GPIO busy"):
         rig.all_off()
-    assert (rig.pump_on, rig.vibration_pct, rig.buzzer_on) == (False, 0.0, False)
+    assert (rig.safety_relay_on, rig.pump_on, rig.vibration_pct, rig.buzzer_on) == (False, False, 0.0, False)
     with pytest.raises(HardwareError, match=r"cannot drive the heater relay \(GPIO17\): OSError"):
         rig.set_heater(False)
 

@@ -186,6 +186,25 @@ def test_a_seed_makes_a_run_repeatable_and_another_seed_changes_it():
     assert run(7) != run(8)
 
 
+def main_probe_run(*, read_check: bool) -> list[float]:
+    bath = ThermalBath(water_c=30.0, seed=0)
+    out = []
+    for i in range(400):
+        bath.step(bath.read_duration_s(), heater_on=i < 300)
+        out.append(bath.sensor_output().raw_c)
+        if read_check:
+            bath.check_sensor_output()
+    return out
+
+
+def test_the_main_probes_draws_are_the_same_with_or_without_a_check_probe():
+    """The benchmarks' figures rest on these draws: the check probe has its own generator, used
+    only when it is read. The sum is what this seed gave before there was a check probe."""
+    alone = main_probe_run(read_check=False)
+    assert main_probe_run(read_check=True) == alone
+    assert sum(alone) == 12812.625 and alone[-3:] == [34.9375, 35.0, 35.0]
+
+
 # Faults.
 
 def read(bath: ThermalBath) -> rd.Reading:
@@ -201,10 +220,33 @@ def test_an_unplugged_sensor_is_missing_until_plugged_back():
     assert read(bath).water_c == pytest.approx(36.0, abs=0.1)
 
 
-def test_a_crc_burst_fails_exactly_the_next_n_reads():
+def reads_every(bath: ThermalBath, period_s: float, until_s: float) -> list[tuple[float, str | None]]:
+    """Read every period_s of simulated time until until_s: (time, fault) of each read. Give
+    periods exact in binary (1, 0.5, 0.125, ...) so the times land exactly on the edges."""
+    out = []
+    while bath.elapsed_s + period_s <= until_s:
+        bath.step(period_s, heater_on=False)
+        out.append((bath.elapsed_s, read(bath).fault))
+    return out
+
+
+def test_a_crc_burst_lasts_its_time_however_often_the_bus_is_read():
+    """Judged by time, not by reads: 5 s of interference is 5 s whether the bus is read once a
+    second or ten times."""
+    for period_s in (1.0, 0.125):
+        bath = ThermalBath(water_c=36.0)
+        bath.crc_burst(5.0)
+        faults = reads_every(bath, period_s, 8.0)
+        assert {fault for t, fault in faults if t < 5.0} == {rd.CRC}
+        assert {fault for t, fault in faults if t >= 5.0} == {None}
+
+
+def test_a_burst_shorter_than_a_read_fails_the_read_under_way_only():
+    """The bench's single glitch: interference for half a second spoils the 0.875 s read it
+    falls in, and nothing after it."""
     bath = ThermalBath(water_c=36.0)
-    bath.crc_burst(3)
-    assert [read(bath).fault for _ in range(4)] == [rd.CRC, rd.CRC, rd.CRC, None]
+    bath.crc_burst(0.5)
+    assert [fault for _, fault in reads_every(bath, 0.875, 3.0)] == [rd.CRC, None, None]
 
 
 def test_the_85_c_glitch_is_one_read():
@@ -213,6 +255,65 @@ def test_the_85_c_glitch_is_one_read():
     first, second = read(bath), read(bath)
     assert (first.fault, first.raw_c) == (rd.POWER_ON, 85.0)
     assert second.ok
+
+
+def test_the_85_c_glitch_can_last_a_while():
+    bath = ThermalBath(water_c=36.0)
+    bath.step(100.0, heater_on=False)  # timed from the injection, not from the start
+    bath.glitch_85(seconds=3.0)
+    readings = [(t, fault) for t, fault in reads_every(bath, 0.5, 105.0)]
+    assert {fault for t, fault in readings if t < 103.0} == {rd.POWER_ON}
+    assert {fault for t, fault in readings if t >= 103.0} == {None}
+
+
+def test_an_unplugging_for_some_seconds_ends_by_itself_or_at_plug_sensor():
+    bath = ThermalBath(water_c=36.0)
+    bath.unplug_sensor(seconds=10.0)
+    faults = reads_every(bath, 0.25, 12.0)
+    assert {fault for t, fault in faults if t < 10.0} == {rd.MISSING}
+    assert {fault for t, fault in faults if t >= 10.0} == {None}
+    bath.unplug_sensor(seconds=10.0)
+    bath.step(1.0, heater_on=False)
+    assert read(bath).fault == rd.MISSING
+    bath.plug_sensor()
+    assert read(bath).ok
+
+
+@pytest.mark.parametrize(("unplugged_s", "crc_s", "faults"), [
+    (2.0, 4.0, [rd.MISSING, rd.CRC, rd.CRC, None, None]),
+    (3.0, 2.0, [rd.MISSING, rd.MISSING, None, None, None]),  # the burst was over, unseen
+])
+def test_timed_faults_run_side_by_side_each_to_its_own_end(unplugged_s, crc_s, faults):
+    bath = ThermalBath(water_c=36.0)
+    bath.unplug_sensor(seconds=unplugged_s)
+    bath.crc_burst(crc_s)
+    assert [fault for _, fault in reads_every(bath, 1.0, 5.0)] == faults
+
+
+@pytest.mark.parametrize("inject", ["crc_burst", "glitch_85", "unplug_sensor"])
+@pytest.mark.parametrize("seconds", [-1.0, math.nan])
+def test_a_fault_cannot_last_a_negative_time(inject, seconds):
+    with pytest.raises(HardwareError, match="must last 0 s or more"):
+        getattr(ThermalBath(), inject)(seconds)
+
+
+def test_a_forced_reading_drives_a_ramp_exactly_whatever_the_water_does():
+    """30 -> 43 C at 0.2 C/s, far faster than the water could: each read is the forced value to
+    the nearest 1/16 C, without noise, and the water is untouched."""
+    bath = ThermalBath(water_c=36.0, seed=4)
+    seen = []
+    while bath.elapsed_s < 65.0:
+        bath.step(0.5, heater_on=False)
+        ramp_c = min(43.0, 30.0 + 0.2 * bath.elapsed_s)
+        bath.force_reading(ramp_c)
+        seen.append((ramp_c, read(bath).water_c))
+    assert all(got == quantise(wanted) for wanted, got in seen)
+    assert seen[0][1] == 30.125 and seen[-1][1] == 43.0
+    assert 35.0 < bath.water_c < 36.0  # an unheated basin, slowly cooling
+    bath.force_reading(None)
+    assert read(bath).water_c == pytest.approx(bath.probe_c, abs=0.1)
+    with pytest.raises(HardwareError, match="must be a temperature"):
+        bath.force_reading(math.inf)
 
 
 def test_a_frozen_reading_stays_valid_and_unchanged_while_the_water_heats():
@@ -242,6 +343,76 @@ def test_a_lifted_probe_drifts_to_room_air_slowly_while_the_water_heats():
     assert bath.probe_c == pytest.approx(bath.water_c, abs=0.5)  # it trails a cooling basin
 
 
+def test_a_drifting_probe_reads_low_while_the_water_and_the_check_probe_do_not():
+    bath = ThermalBath(BathParams(noise_c=0.0, loss_w_at_38=0.0), water_c=37.0)
+    bath.step(10.0, heater_on=False)
+    bath.drift_probe(-2.0, over_s=60.0)
+    bath.step(30.0, heater_on=False)
+    assert bath.offset_c == pytest.approx(-1.0)
+    assert read(bath).water_c == quantise(37.0 - 1.0)
+    bath.step(30.0, heater_on=False)
+    assert read(bath).water_c == quantise(37.0 - 2.0)
+    bath.step(600.0, heater_on=False)
+    assert read(bath).water_c == quantise(37.0 - 2.0)  # it stays bad
+    assert reading_from(bath.check_sensor_output(), bath.elapsed_s).water_c == quantise(37.0)
+    bath.drift_probe(0.0, over_s=0.0)  # from where it is, at once
+    assert read(bath).water_c == quantise(37.0)
+    with pytest.raises(HardwareError, match="must last 0 s or more"):
+        bath.drift_probe(1.0, over_s=-5.0)
+
+
+# The check probe.
+
+def check(bath: ThermalBath) -> rd.Reading:
+    return reading_from(bath.check_sensor_output(), bath.elapsed_s)
+
+
+def test_the_check_probe_sits_in_the_same_water_with_the_same_lags():
+    bath = ThermalBath(BathParams(check_offset_c=0.25), water_c=30.0, seed=2)
+    run_for(bath, 120, heater_on=True)
+    assert bath.check_probe_c == bath.probe_c  # the same lags from the same start
+    assert bath.probe_c < bath.water_c - 1.0  # both trail the heating
+    values = [check(bath).water_c for _ in range(400)]
+    assert statistics.mean(values) == pytest.approx(bath.probe_c + 0.25, abs=0.01)
+    assert 0.01 < statistics.stdev(values) < 0.04  # noise of its own
+    assert all((v * 16).is_integer() for v in values)
+
+
+def test_the_main_probes_faults_leave_the_check_probe_alone():
+    bath, healthy = ThermalBath(water_c=37.0), ThermalBath(water_c=37.0)
+    run_for(bath, 60, heater_on=False)
+    bath.lift_probe()
+    bath.unplug_sensor()
+    bath.crc_burst(100.0)
+    bath.glitch_85(100.0)
+    bath.force_reading(50.0)
+    bath.drift_probe(-3.0, over_s=10.0)
+    run_for(bath, 90, heater_on=False)
+    run_for(healthy, 150, heater_on=False)
+    assert read(bath).fault == rd.MISSING
+    assert bath.check_probe_c == healthy.probe_c  # what a probe left in the water sees
+    assert check(bath).water_c == pytest.approx(healthy.probe_c, abs=0.1)
+    assert bath.probe_c < bath.water_c - 3.0  # the lifted main probe cools in the air
+
+
+def test_an_unplugged_check_probe_is_missing_and_the_main_probe_reads_on():
+    bath = ThermalBath(water_c=36.0)
+    bath.unplug_check_sensor()
+    assert check(bath).fault == rd.MISSING
+    assert read(bath).ok
+    bath.plug_check_sensor()
+    assert check(bath).water_c == pytest.approx(36.0, abs=0.1)
+
+
+def test_both_probes_read_air_in_an_empty_basin():
+    bath = ThermalBath(water_c=38.0)
+    bath.empty_basin()
+    run_for(bath, 300, heater_on=False)
+    assert bath.check_probe_c == bath.probe_c < 30.0
+
+
+# The relays.
+
 def test_a_stuck_relay_heats_whatever_the_command():
     bath = ThermalBath(water_c=37.0)
     bath.stick_relay()
@@ -252,6 +423,19 @@ def test_a_stuck_relay_heats_whatever_the_command():
     bath.release_relay()
     bath.step(STEP_S, heater_on=False)
     assert not bath.heater_effective
+
+
+def test_an_open_safety_relay_cuts_the_element_even_with_the_heater_relay_welded():
+    bath = ThermalBath(water_c=37.0)
+    bath.step(STEP_S, heater_on=True, safety_closed=False)
+    assert not bath.heater_effective
+    bath.stick_relay()
+    for _ in range(round(120 / STEP_S)):
+        bath.step(STEP_S, heater_on=False, safety_closed=False)
+    assert not bath.heater_effective and bath.heat_in_j == 0.0
+    assert bath.water_c < 37.0
+    bath.step(STEP_S, heater_on=False, safety_closed=True)  # closed again: the weld heats
+    assert bath.heater_effective and bath.heat_in_j > 0.0
 
 
 def test_an_empty_basin_says_so_and_heats_nothing_the_probe_can_see():
