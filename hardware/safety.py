@@ -21,6 +21,8 @@ stays locked until a person starts a session (`start_session`).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -54,7 +56,7 @@ FROZEN_S = 180.0  # one value this long in a heating phase: a frozen reading (se
 EMPTY_FAULT_S = 3.0  # the float switch may bob in the waves of feet going in
 PROBES_AGREE_C, DISAGREE_FAULT_S = 1.0, 30.0  # a second probe: further apart than this, this long
 REWARM_OFF_S = 240.0  # heater off this long: the last pulse's heat has reached the probe
-REWARM_DIP_C, REWARM_BELOW_S = 0.2, 60.0  # below target + 0.3 by this, this long, then back over
+REWARM_DIP_C, REWARM_BELOW_S = 0.2, 20.0  # below target + 0.3 by this, this long, then back over
 HISTORY_S = max(STUCK_WINDOW_S, FALL_WINDOW_S, FROZEN_S) + 30.0
 
 # -- fault codes (stable: the journal, the API and the UI key on them; sensor faults use the
@@ -119,7 +121,9 @@ class Limits:
 
     @property
     def heating_window_s(self) -> float:
-        return HEATING_WINDOW_S * self.slowness
+        """Longer for a slower bath; never shorter than HEATING_WINDOW_S, however strong the
+        heater: most of the window is the probe's lag, which no heater shortens."""
+        return HEATING_WINDOW_S * max(1.0, self.slowness)
 
     @property
     def stuck_rate_c_per_min(self) -> float:
@@ -223,23 +227,37 @@ def _heater_time_message(max_s: float) -> str:
 
 
 class _History:
-    """The valid readings of the last few minutes, oldest first."""
+    """The valid readings of the last few minutes, oldest first, with what the rules ask of
+    them kept up as they come (every reading, on a Pi once a second, on a fake bus far more
+    often: no rule rescans minutes of readings)."""
 
     def __init__(self) -> None:
         self.points: deque[tuple[float, float]] = deque()
+        self._peaks: deque[tuple[float, float]] = deque()  # falling values: the maxima to come
+        self.same_since_s: float | None = None  # when the newest run of one value began
 
     def add(self, taken_s: float, water_c: float) -> None:
+        if not self.points or self.points[-1][1] != water_c:
+            self.same_since_s = taken_s
         self.points.append((taken_s, water_c))
         while self.points and self.points[0][0] < taken_s - HISTORY_S:
             self.points.popleft()
+        while self._peaks and self._peaks[-1][1] <= water_c:
+            self._peaks.pop()
+        self._peaks.append((taken_s, water_c))
 
     def max_since(self, start_s: float) -> float | None:
-        return max((c for t, c in self.points if t >= start_s), default=None)
+        """The highest reading since start_s; start_s must never go back between calls."""
+        while self._peaks and self._peaks[0][0] < start_s:
+            self._peaks.popleft()
+        return self._peaks[0][1] if self._peaks else None
 
     def slope_c_per_min(self, start_s: float, end_s: float) -> float | None:
         """Least-squares slope of the readings in [start_s, end_s] (noise-robust, unlike the
         two ends); None unless they cover at least 80 % of it."""
-        points = [p for p in self.points if start_s <= p[0] <= end_s]
+        first = bisect.bisect_left(self.points, start_s, key=lambda p: p[0])
+        points = list(itertools.takewhile(lambda p: p[0] <= end_s,
+                                          itertools.islice(self.points, first, None)))
         if len(points) < 3 or points[-1][0] - points[0][0] < 0.8 * (end_s - start_s):
             return None
         n = len(points)
@@ -347,8 +365,10 @@ class _HeatingCheck:
     Holding the target needs the heater on only part of the time, with no rise to show for
     it; so each second off takes HEATING_OFF_WEIGHT seconds off both counts, and the episode
     ends when its count runs out. A hold at up to 2/3 duty never builds up; heating flat out
-    counts second for second, as DESIGN.md states the rule. (A probe cooling in the air keeps
-    making new lows: the fall rule catches that.)
+    counts second for second, as DESIGN.md states the rule. An episode counts up to its lag
+    allowance and window only, so that after a long warm-up an off time as long as the lag
+    gives the next heating its allowance again. (A probe cooling in the air keeps making new
+    lows: the fall rule catches that.)
     """
 
     def __init__(self, window_s: float) -> None:
@@ -362,7 +382,9 @@ class _HeatingCheck:
 
     def advance(self, *, dt_s: float, heater_on: bool) -> None:
         if heater_on:
-            self.episode_s += dt_s
+            # A long episode banks no credit: after an off time as long as the lag, the next
+            # heating starts a fresh episode with its own allowance for the lag.
+            self.episode_s = min(self.episode_s + dt_s, PROBE_LAG_S + self.window_s)
             self.clock_s += dt_s
         elif self.episode_s > 0:
             self.episode_s -= HEATING_OFF_WEIGHT * dt_s
@@ -639,10 +661,8 @@ class Supervisor:
         1/16 C, so a live probe changes within seconds (the simulated hold's longest run of
         one value is well under a minute). The control law would otherwise keep pulsing on a
         frozen value below the target and warm the water unseen."""
-        since_s = max(taken_s - FROZEN_S, heating_since_s)
-        points = [(t, c) for t, c in self._history.points if t >= since_s]
-        return (len(points) >= 3 and taken_s - points[0][0] >= 0.9 * FROZEN_S
-                and len({c for _, c in points}) == 1)
+        same_since_s = self._history.same_since_s
+        return taken_s - max(same_since_s, heating_since_s) >= 0.9 * FROZEN_S
 
     def _rewarmed(self, taken_s: float, water_c: float, target_c: float | None) -> bool:
         """The water warmed back over the target's allowance with the heater off for minutes.
