@@ -55,6 +55,7 @@ FALL_C, FALL_WINDOW_S = 4.0, 120.0  # a drop this large this fast is the probe o
 FROZEN_S = 180.0  # one value this long in a heating phase: a frozen reading (see _frozen)
 EMPTY_FAULT_S = 3.0  # the float switch may bob in the waves of feet going in
 PROBES_AGREE_C, DISAGREE_FAULT_S = 1.0, 30.0  # a second probe: further apart than this, this long
+SAFETY_HYSTERESIS_C = 0.15  # an open safety relay closes with the water this far inside its limits
 REWARM_OFF_S = 240.0  # heater off this long: the last pulse's heat has reached the probe
 REWARM_DIP_C, REWARM_BELOW_S = 0.2, 20.0  # below target + 0.3 by this, this long, then back over
 HISTORY_S = max(STUCK_WINDOW_S, FALL_WINDOW_S, FROZEN_S) + 30.0
@@ -613,7 +614,9 @@ class Supervisor:
         the basin, heater time left, and the water (by the last valid readings, so a glitch
         does not open it) below where the heater must stop. Opened for the temperature only
         once the heater relay is open, so that it never breaks the load either; at a fault,
-        at once: that is what it is for."""
+        at once: that is what it is for. Once open, it closes again only with the water
+        SAFETY_HYSTERESIS_C clear of those limits: a reading flickering by its last bit must
+        not make it chatter (behind a welded heater relay it switches the load)."""
         if not (self._session and heating_phase) or self._faults or water_present is False:
             return False
         if self._heater_on_s >= self._max_heater_on_s:
@@ -621,8 +624,10 @@ class Supervisor:
         valid = [probe.valid.water_c for probe in self._probes if probe.valid is not None]
         if not valid or not _finite(target_c):
             return False
-        hot = max(valid) >= self.limits.ceiling_c or _above_target(
-            self._main.valid.water_c if self._main.valid else max(valid), estimate_c, target_c,
+        clear_c = 0.0 if self._safety_closed else SAFETY_HYSTERESIS_C
+        main_c = self._main.valid.water_c if self._main.valid else max(valid)
+        hot = max(valid) + clear_c >= self.limits.ceiling_c or _above_target(
+            main_c + clear_c, None if estimate_c is None else estimate_c + clear_c, target_c,
             self.limits.ceiling_c)
         return not hot or heater_driven
 

@@ -689,8 +689,9 @@ def test_the_safety_relay_opens_for_the_temperature_only_after_the_heater_relay_
     at_target = tick2(sup, 2.0, 36.5, 36.5, estimate=38.0, driven=True)
     assert not at_target.heater and at_target.safety_relay  # the heater relay breaks the load
     assert not tick2(sup, 3.0, 36.6, 36.6, estimate=38.1, driven=False).safety_relay
-    assert tick2(sup, 4.0, 36.6, 36.6, estimate=37.9, driven=False).safety_relay
-    assert not tick2(sup, 5.0, 36.6, 36.6, want=True, estimate=37.9).reasons
+    assert not tick2(sup, 4.0, 36.6, 36.6, estimate=37.9, driven=False).safety_relay  # not clear yet
+    assert tick2(sup, 5.0, 36.6, 36.6, estimate=37.8, driven=False).safety_relay
+    assert not tick2(sup, 6.0, 36.6, 36.6, want=True, estimate=37.9).reasons
 
 
 def test_the_safety_relay_is_open_outside_a_session_and_outside_the_heating_phases():
