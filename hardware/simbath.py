@@ -31,6 +31,7 @@ SIM_PINS = {
     "stop_button": Pin(23, active_high=False),
     "float_switch": Pin(24, active_high=False),
 }
+SIM_SAFETY_RELAY = Pin(25, active_high=False)  # fitted when the config asks for one
 
 
 class SimulatedBath:

@@ -30,6 +30,7 @@ from .w1file import FAMILY, MASTER, crc8, parse_w1_slave, sensor_name
 log = logging.getLogger(__name__)
 
 DEFAULT_DEVICES_DIR = Path("/sys/bus/w1/devices")
+CONVERSION_S = 0.75  # a 12-bit DS18B20 conversion: no real probe answers sooner
 WIRING_HELP = ("check that config.txt on the boot partition has dtoverlay=w1-gpio and the Pi was rebooted "
                "since, the probe's wiring (data on GPIO 4 unless gpiopin= says otherwise), and the "
                "4.7 kOhm pull-up between data and 3.3 V")
@@ -172,16 +173,19 @@ class ThermometerReader:
 
     `latest()` is the newest Reading (it carries its time: the caller judges its age);
     `on_reading` is called on the reader's thread after each read, e.g. to wake the control
-    loop. `pause_s` rests the bus between reads (a real read already takes about 0.9 s; a fake
-    bus answers at once). start() and stop() may be called twice; stop() waits for the read
-    in progress, and may be called from `on_reading` itself.
+    loop. `pause_s` rests the bus between reads, and a read starts no sooner than
+    `min_period_s` after the one before (a real read already takes about 0.9 s; a fake bus
+    answers at once and would otherwise be read in a busy loop). start() and stop() may be
+    called twice; stop() waits for the read in progress, and may be called from `on_reading`.
     """
 
     def __init__(self, thermometer: Thermometer, *,
-                 on_reading: Callable[[Reading], None] | None = None, pause_s: float = 0.2) -> None:
+                 on_reading: Callable[[Reading], None] | None = None, pause_s: float = 0.2,
+                 min_period_s: float = 0.0) -> None:
         self.thermometer = thermometer
         self.on_reading = on_reading
         self.pause_s = pause_s
+        self.min_period_s = min_period_s
         self._cond = threading.Condition()
         self._latest: Reading | None = None
         self._count = 0
@@ -227,6 +231,7 @@ class ThermometerReader:
 
     def _run(self, stopping: threading.Event) -> None:
         while not stopping.is_set():
+            started = time.monotonic()
             try:
                 reading = self.thermometer.read()
             except Exception:
@@ -243,4 +248,4 @@ class ThermometerReader:
                     self.on_reading(reading)
                 except Exception:
                     log.exception("thermometer %s: on_reading failed", self.thermometer.sensor_id)
-            stopping.wait(self.pause_s)
+            stopping.wait(max(self.pause_s, self.min_period_s - (time.monotonic() - started)))

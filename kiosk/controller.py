@@ -54,7 +54,9 @@ class Controller:
         self.lock = threading.RLock()
         self.limits = Limits(ceiling_c=config.bath.ceiling_c, heater_w=config.bath.heater_w,
                              litres=config.bath.litres)
-        self.supervisor = Supervisor(self.limits)  # locked: nothing heats until a person starts
+        self.supervisor = Supervisor(  # locked: nothing heats until a person starts
+            self.limits, check_probe=config.hardware.thermometer.check_sensor_id is not None,
+            safety_relay="safety_relay" in rig.pins)
         self.law = self._new_law()
         self.guard = PinGuard()
         self.session: Session | None = None
@@ -63,6 +65,7 @@ class Controller:
         self.ended_s: float | None = None
         self.idle_done = True
         self.reading: Reading | None = None
+        self.check: Reading | None = None  # the second probe's, when one is fitted
         self.verdict: safety.Verdict | None = None
         self.now_s = now_s
         self.next_sample_s = now_s
@@ -85,11 +88,12 @@ class Controller:
 
     # -- the control loop -------------------------------------------------------------------
 
-    def step(self, now_s: float, reading: Reading | None) -> None:
-        """One pass: session, control law, supervisor, outputs, journal."""
+    def step(self, now_s: float, reading: Reading | None, check: Reading | None = None) -> None:
+        """One pass: session, control law, supervisor, outputs, journal. `check` is the second
+        probe's newest reading, when one is fitted."""
         with self.lock:
             self.now_s = max(self.now_s, now_s)
-            self.reading = reading
+            self.reading, self.check = reading, check
             water_c = self.water_c()
             if self.rig.stopped and self.active():
                 self._end(STOPPED, "the STOP button was pressed", by_staff="stop button")
@@ -108,7 +112,7 @@ class Controller:
             verdict = self.supervisor.tick(
                 now_s=now_s, reading=reading, heat_wanted=want, heating_phase=heat_phase,
                 target_c=snap.target_c if snap else None, heater_driven=self.rig.heater_on,
-                water_present=self.rig.water_present, estimate_c=self.law.estimate_c)
+                water_present=self.rig.water_present, estimate_c=self.law.estimate_c, check=check)
             self.verdict = verdict
             if want and not verdict.heater:
                 self.law.overruled(now_s=now_s)
@@ -124,7 +128,9 @@ class Controller:
         snap = session.snapshot() if session and session.phase not in ENDED else None
         running = snap is not None and snap.phase not in (FAULT,)
         try:
-            self.rig.set_heater(verdict.heater)
+            self.rig.set_heater(verdict.heater)  # first: the safety relay never breaks its current
+            if "safety_relay" in self.rig.pins:
+                self.rig.set_safety_relay(verdict.safety_relay)
             if "pump" in self.rig.pins:
                 self.rig.set_pump(bool(running and snap.bubbles and verdict.pump_allowed))
             if "vibration" in self.rig.pins:
@@ -191,7 +197,9 @@ class Controller:
         return self.session is not None and self.session.phase not in (*ENDED, FAULT)
 
     def water_c(self) -> float | None:
-        r = self.reading
+        return self._fresh_c(self.reading)
+
+    def _fresh_c(self, r: Reading | None) -> float | None:
         if r is None or not r.ok or r.age_s(self.now_s) > READING_MAX_AGE_S:
             return None
         return r.water_c
@@ -378,8 +386,10 @@ class Controller:
                 "routine_name": snap.routine_name if snap else None,
                 "profile": snap.profile if snap else None,
                 "water_c": self.water_c(),
+                "check_c": self._fresh_c(self.check),
                 "target_c": snap.target_c if snap else None,
                 "heater": self.rig.heater_on,
+                "safety_relay": self.rig.safety_relay_on if "safety_relay" in self.rig.pins else None,
                 "pump": self.rig.pump_on,
                 "vibration_pct": self.rig.vibration_pct,
                 "water_present": self.rig.water_present,

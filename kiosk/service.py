@@ -18,7 +18,7 @@ from hardware.errors import HardwareError
 from hardware.reading import MISSING, Reading
 from routines import Library, load_library
 
-from .config import Config
+from .config import DEVICES, Config
 from .controller import Controller
 from .errors import KioskError
 from .journal import Journal
@@ -118,12 +118,15 @@ class Service:
         rig = journal = None
         try:
             if self.simulated:
-                from hardware.simbath import SimulatedBath
+                from hardware.simbath import SIM_PINS, SIM_SAFETY_RELAY, SimulatedBath
 
                 self._tmp = tempfile.TemporaryDirectory(prefix="footbath-sim-", dir=ram_dir())
+                fitted = {"safety_relay": SIM_SAFETY_RELAY} if config.hardware.safety_relay else {}
+                pins = SIM_PINS | fitted
                 self.sim = SimulatedBath(Path(self._tmp.name) / "w1", litres=config.bath.litres,
                                          heater_w=config.bath.heater_w, water_c=water_c, seed=seed,
-                                         on_stop=self._wake.set)
+                                         pins=pins, on_stop=self._wake.set,
+                                         check_sensor=config.hardware.thermometer.check_sensor_id is not None)
                 rig = self.sim.rig
                 now_s = self.sim.now_s
             else:
@@ -209,7 +212,7 @@ class Service:
             self._wake.wait(LOOP_TIMEOUT_S)
             self._wake.clear()
             now = time.monotonic()
-            self._tick(now, self.reader.latest())
+            self._tick(now, self.reader.latest(), self.reader.latest_check())
             if now >= next_reload:
                 next_reload = now + RELOAD_EVERY_S
                 self._reload()
@@ -228,7 +231,7 @@ class Service:
         directly; returns the simulated time."""
         sim = self.sim
         sim.advance(sim.next_read_s())
-        self._tick(sim.now_s, sim.read())
+        self._tick(sim.now_s, sim.read(), sim.read_check() if sim.check_thermometer else None)
         session = self.controller.session
         soaking = session is not None and session.phase == "soaking"
         if soaking != sim.bath.has_feet:  # the simulated customer's feet follow the routine
@@ -238,8 +241,8 @@ class Service:
             self._reload()
         return sim.now_s
 
-    def _tick(self, now_s: float, reading: Reading | None) -> None:
-        self.controller.step(now_s, reading)
+    def _tick(self, now_s: float, reading: Reading | None, check: Reading | None = None) -> None:
+        self.controller.step(now_s, reading, check)
         status = self._status()
         self.server.publish(status)
         self.watchdog.ping()
@@ -328,9 +331,7 @@ def build_rig(config: Config, *, on_stop):
 
     hw = config.hardware
     factory = mock_pin_factory() if hw.pin_factory == "mock" else _named_factory(hw.pin_factory)
-    pins = {name: Pin(d.pin, d.active_high) for name in
-            ("heater", "pump", "vibration", "buzzer", "stop_button", "float_switch")
-            if (d := getattr(hw, name)) is not None}
+    pins = {name: Pin(d.pin, d.active_high) for name in DEVICES if (d := getattr(hw, name)) is not None}
     try:
         return Rig(pins.pop("heater"), pin_factory=factory, on_stop=on_stop, **pins)
     except HardwareError as exc:
@@ -360,37 +361,66 @@ def _named_factory(name: str | None):
 
 
 class HardwareThermometer:
-    """The DS18B20 read on its own thread; while it cannot be found, MISSING readings come
-    in its place and the bus is looked at again every few seconds."""
+    """The DS18B20 read on its own thread (and the second probe, when one is configured, on
+    another); while a probe cannot be found, MISSING readings come in its place and the bus
+    is looked at again every few seconds."""
 
     RETRY_S = 5.0
 
     def __init__(self, config: Config, *, on_reading):
-        self.config = config
-        self.on_reading = on_reading
+        t = config.hardware.thermometer
+        self._main = _ProbeReader(t.sensor_id, t.devices_dir, on_reading)
+        self._check = (_ProbeReader(t.check_sensor_id, t.devices_dir, on_reading)
+                       if t.check_sensor_id is not None else None)
+
+    def start(self) -> None:
+        for probe in self._probes():
+            probe.start()
+
+    def latest(self) -> Reading | None:
+        return self._main.latest()
+
+    def latest_check(self) -> Reading | None:
+        return self._check.latest() if self._check is not None else None
+
+    def stop(self) -> None:
+        for probe in self._probes():
+            probe.stop()
+
+    def _probes(self):
+        return [p for p in (self._main, self._check) if p is not None]
+
+
+class _ProbeReader:
+    """One probe: found (or looked for again every RETRY_S), then read one conversion after
+    another, never more often than a DS18B20 converts (a fake bus answers at once)."""
+
+    def __init__(self, sensor_id: str | None, devices_dir: Path, on_reading):
+        self.sensor_id, self.devices_dir, self.on_reading = sensor_id, devices_dir, on_reading
         self._reader = None
         self._latest: Reading | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="footbath-thermometer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"footbath-thermometer-{self.sensor_id}",
+                                        daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        from hardware.thermometer import Thermometer, ThermometerReader
+        from hardware.thermometer import CONVERSION_S, Thermometer, ThermometerReader
 
-        t = self.config.hardware.thermometer
         while not self._stop.is_set():
             try:
-                thermometer = Thermometer(sensor_id=t.sensor_id, devices_dir=t.devices_dir)
+                thermometer = Thermometer(sensor_id=self.sensor_id, devices_dir=self.devices_dir)
             except HardwareError as exc:
                 log.error("thermometer: %s", exc)
                 self._latest = Reading(time.monotonic(), None, MISSING)
                 self.on_reading(self._latest)
-                self._stop.wait(self.RETRY_S)
+                self._stop.wait(HardwareThermometer.RETRY_S)
                 continue
-            self._reader = ThermometerReader(thermometer, on_reading=self.on_reading, pause_s=0.0)
+            self._reader = ThermometerReader(thermometer, on_reading=self.on_reading, pause_s=0.0,
+                                             min_period_s=CONVERSION_S)
             self._reader.start()
             return
 

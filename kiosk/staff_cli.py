@@ -14,7 +14,7 @@ from datetime import datetime
 from routines import format_duration
 
 from .client import Client, ServiceUnavailable
-from .config import Config
+from .config import DEVICES, Config
 from .errors import KioskError
 from .journal import CleaningRecord, Journal, SessionRecord
 from .pins import PinStore
@@ -236,8 +236,9 @@ def cmd_config_check(config: Config, out=None) -> int:
     out = sys.stdout if out is None else out
     where = config.file or "built-in defaults (no config file)"
     hw = config.hardware
-    fitted = [name for name in ("pump", "vibration", "buzzer", "stop_button", "float_switch")
-              if getattr(hw, name) is not None]
+    fitted = [name for name in DEVICES if name != "heater" and getattr(hw, name) is not None]
+    if hw.thermometer.check_sensor_id is not None:
+        fitted.append("check probe")
     print(f"{where}: ok", file=out)
     print(f"  bath: {config.bath.litres:g} L, {config.bath.heater_w:g} W heater, ceiling "
           f"{config.bath.ceiling_c:.1f} C", file=out)

@@ -12,7 +12,7 @@ from .i18n import _, decimal_mark
 
 THERMOMETER_CODES = ("sensor_missing", "sensor_crc", "sensor_power_on", "sensor_127", "sensor_zero",
                      "sensor_minus", "sensor_range", "sensor_unreadable", "sensor_stale",
-                     "sensor_frozen")
+                     "sensor_frozen", "check_sensor")
 
 
 def fault_words(code: str | None) -> str:
@@ -28,6 +28,7 @@ def fault_words(code: str | None) -> str:
         "probe_out": _("The heater is off: the thermometer seems to be out of the water. "
                        "Please call staff."),
         "basin_empty": _("The heater is off: the basin seems to be empty. Please call staff."),
+        "probes_disagree": _("The heater is off: its two thermometers do not agree. Please call staff."),
         "heater_time": _("The heater is off: it has run longer than a session allows. "
                          "Please call staff."),
     }
