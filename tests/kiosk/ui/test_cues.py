@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from kiosk.controller import flat
 from kiosk.ui.cues import CHIME, END, TICK, TICKS_FROM_S, Cues
 from routines import Session, load_library
+from routines.runner import RATE_SPAN_S
 
 CLASSIC = load_library(None).get("classic")
 TARGET_C = CLASSIC.soak.target_c
@@ -31,19 +32,25 @@ class Customer:
         self.session.tick(now_s=self.now_s, water_c=water_c)
         return self.status()
 
+    def settle(self, water_c: float = TARGET_C) -> dict:
+        """Readings at the target for long enough to count as settled: the screen says ready."""
+        for _ in range(int(RATE_SPAN_S) + 1):
+            status = self.wait(1.0, water_c)
+        return status
+
     def do(self, event: str, **kwargs) -> dict:
         getattr(self.session, event)(now_s=self.now_s, **kwargs)
         return self.status()
 
     def soaking(self) -> dict:
         self.do("confirm")  # filled
-        self.wait(1.0)  # at the target
+        self.settle()
         return self.do("confirm")  # feet in
 
 
 def test_a_chime_when_the_soak_starts_and_at_every_step_and_foot_change():
     c, cues = Customer(), Cues()
-    ready = (c.do("confirm"), c.wait(1.0))[1]
+    ready = (c.do("confirm"), c.settle())[1]
     assert ready["phase"] == "ready"
     soak = c.do("confirm")
     assert cues.after(ready, soak) == [CHIME]
@@ -77,7 +84,7 @@ def test_no_sound_while_filling_warming_or_waiting_for_the_feet():
     fill = c.status()
     heating = c.do("confirm")
     cold = c.wait(1.0, water_c=30.0)
-    ready = c.wait(1.0)
+    ready = c.settle()
     for before, after in ((None, fill), (fill, heating), (heating, cold), (cold, ready), (ready, ready)):
         assert cues.after(before, after) == []
 
