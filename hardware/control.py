@@ -7,9 +7,10 @@ here share three rules:
 - a reading at or above the target means off at once (DESIGN.md section 3: the heater may be
   on only while the water is below the target); a law that estimates the water through the
   probe's lag may let the reading pass the target by `ABOVE_TARGET_C` while its estimate is
-  below the target, as the supervisor allows;
-- otherwise a mechanical relay's minimum on and off times are respected, because each
-  closure under load wears the contacts (about 100,000 closures at rated load).
+  below the target, as the supervisor allows, and never to the ceiling;
+- otherwise a mechanical relay's minimum on and off times and its switching budget are
+  respected, because each closure under load wears the contacts (about 100,000 closures at
+  rated load).
 
 `BangBang` is the plain thermostat hobby brewing controllers use. `HeaterControl` predicts
 the water through the probe's lag and switches in few, well-placed pulses.
@@ -22,14 +23,17 @@ import math
 from collections import deque
 from typing import Protocol
 
+from routines.model import CEILING_C
+
 from .errors import HardwareError
 from .safety import ABOVE_TARGET_C
 
 WATER_J_PER_L_K = 4186.0
 MIN_ON_S = 10.0
 MIN_OFF_S = 10.0
+HOUR_S = 3600.0
 # The open basin of DESIGN.md section 6 loses about 120 W at 38 C for 5 L, 16 C above a room.
-REFERENCE_LOSS_W, REFERENCE_LITRES, REFERENCE_ABOVE_ROOM_C = 120.0, 5.0, 16.0
+REFERENCE_LOSS_W, REFERENCE_LITRES, REFERENCE_C, REFERENCE_ABOVE_ROOM_C = 120.0, 5.0, 38.0, 16.0
 
 
 class Controller(Protocol):
@@ -39,36 +43,43 @@ class Controller(Protocol):
 
 
 class Relay:
-    """A mechanical relay's switching rules: minimum on and off times, a minimum time between
-    closures (the switching budget), and the safety cut that overrides them all.
+    """A mechanical relay's switching rules: minimum on and off times, a switching budget (at
+    most `max_closures_per_h` cycles begun in any hour), and the safety cut that overrides them.
 
     An interruption (`interrupt`: a bad reading, a supervisor's veto) is not the law's choice:
     for RESUME_WITHIN_S after it the relay may close again at once, and that closure resumes
     the cycle it interrupted instead of opening a new one, so a glitch never holds back a
-    warm-up or a pulse for the length of the switching budget. A cut by the law's own rules
-    (`set(..., cut=True)`) gives no such right: resuming at once there would chatter."""
+    warm-up or a pulse. A cut by the law's own rules (`set(..., cut=True)`) gives no such
+    right: resuming at once there would chatter."""
 
     RESUME_WITHIN_S = 30.0  # longer than any sensor dropout that is not yet a fault (10 s)
 
     def __init__(self, *, min_on_s: float = MIN_ON_S, min_off_s: float = MIN_OFF_S,
-                 min_cycle_s: float = 0.0):
-        if min_on_s < 0 or min_off_s < 0 or min_cycle_s < 0:
-            raise HardwareError("relay minimum on, off and cycle times must be at least 0 s")
-        self.min_on_s, self.min_off_s, self.min_cycle_s = min_on_s, min_off_s, min_cycle_s
+                 max_closures_per_h: float = math.inf):
+        if min_on_s < 0 or min_off_s < 0 or not max_closures_per_h >= 1:
+            raise HardwareError("relay minimum on and off times must be at least 0 s and its budget "
+                                "at least one closure an hour")
+        self.min_on_s, self.min_off_s, self.max_closures_per_h = min_on_s, min_off_s, max_closures_per_h
         self.on = False
         self.changed_s: float | None = None  # when the relay last opened or closed
         self.closed_s: float | None = None  # when the cycle now running (or the last) began
         self.cut_s: float | None = None  # when a cut interrupted it, while that may be resumed
-        self.closures = 0
+        self.closures = 0  # every closure of the contacts, resumptions too
+        self._cycles: deque[float] = deque()  # when each cycle of the last hour began
 
     def interrupted(self, now_s: float) -> bool:
         """Whether a cut opened the relay recently enough that closing it resumes the cycle."""
         return self.cut_s is not None and now_s - self.cut_s <= self.RESUME_WITHIN_S
 
+    def budget_left(self, now_s: float) -> bool:
+        """Whether a new cycle fits the switching budget (the last hour's cycles)."""
+        while self._cycles and now_s - self._cycles[0] >= HOUR_S:
+            self._cycles.popleft()
+        return len(self._cycles) < self.max_closures_per_h
+
     def can_close(self, now_s: float) -> bool:
         return self.interrupted(now_s) or (
-            (self.changed_s is None or now_s - self.changed_s >= self.min_off_s)
-            and (self.closed_s is None or now_s - self.closed_s >= self.min_cycle_s))
+            (self.changed_s is None or now_s - self.changed_s >= self.min_off_s) and self.budget_left(now_s))
 
     def interrupt(self, now_s: float) -> bool:
         """Open at once for a cause outside the law; the cycle may be resumed (see above)."""
@@ -87,6 +98,7 @@ class Relay:
         elif want_on and not self.on and self.can_close(now_s):
             if not self.interrupted(now_s):
                 self.closed_s = now_s
+                self._cycles.append(now_s)
             self.on, self.changed_s, self.cut_s = True, now_s, None
             self.closures += 1
         elif not want_on and not self.on:
@@ -119,102 +131,165 @@ class BangBang:
         self.relay.interrupt(now_s)
 
 
+def _lag_ramp(value: float, start: float, end: float, dt_s: float, tau_s: float) -> float:
+    """A first-order lag advanced exactly over dt_s while its input ramps from start to end."""
+    slope_tau = (end - start) / dt_s * tau_s if dt_s > 0 else 0.0
+    return end - slope_tau + (value - start + slope_tau) * math.exp(-dt_s / tau_s)
+
+
 class _ProbeGuess:
-    """One guess of how the probe sees the water: a mixing delay, then a first-order lag.
+    """One guess of how the probe sees the water (a mixing delay, then a first-order lag), with
+    the basin's rates fitted through it and a score of how well it foretells the readings.
 
-    It watches the controller's model of the water through that delay and lag, and how well
-    the result matches the readings scores the guess. It also watches the element's heat flow
-    the same way, so the heating rate can be fitted to the readings without differentiating
-    them (see HeaterControl._fit)."""
+    What it watches are cumulative inputs as its probe would see them (the element's heat,
+    the feet's, and the time the losses have been acting), so the rates are fitted on the
+    readings' own changes, never on a derivative of them."""
 
-    def __init__(self, delay_s: float, tau_s: float, start_c: float, prior: float):
+    __slots__ = ("cov", "delay_s", "feet_j", "heat_j", "sample", "score", "smooth", "tau_s", "theta")
+
+    def __init__(self, delay_s: float, tau_s: float, theta: list[float], cov: list[list[float]],
+                 score: float):
         self.delay_s, self.tau_s = delay_s, tau_s
-        self.probe_c = start_c
-        self.heat_w = 0.0  # the element's heat flow as the probe would notice it
-        self.offset_c = 0.0  # reading - probe_c, lightly smoothed: the model's correction
-        self.mean_c = 0.0  # the same, slowly: a drift of the model, not this guess's fault
-        self.score = prior  # weighted mean square of what the slow mean does not explain
+        self.heat_j = self.feet_j = 0.0  # the probe's view of the element's and the feet's heat, J
+        self.smooth = [0.0, 0.0, 0.0]  # heat, feet and loss time seen, smoothed as the readings are
+        self.sample: list[float] | None = None  # the same at the last block's end
+        self.theta = list(theta)  # rate K/J, loss K/s at REFERENCE_C, cooling 1/s per K above it
+        self.cov = [list(row) for row in cov]
+        self.score = score  # weighted mean square of its forecasts' errors, in noise variances
 
     @property
     def lag_s(self) -> float:
         return self.delay_s + self.tau_s
 
+    def loss_seen_s(self, elapsed_s: float) -> float:
+        """How long the losses have acted on the water the probe shows: the water before the
+        law's first reading is taken as steady (a fresh fill), so none at first; then the
+        elapsed time through the delay and the lag (a ramp's exact response)."""
+        ramp_s = elapsed_s - self.delay_s
+        if ramp_s <= 0:
+            return 0.0
+        if ramp_s > 30 * self.tau_s:  # the lag's start has long died away
+            return ramp_s - self.tau_s
+        return ramp_s - self.tau_s * (1 - math.exp(-ramp_s / self.tau_s))
+
+
+class _Forecast:
+    """The water and the reading every FORECAST_STEP_S from now: with the relay open from now
+    (free), and what closing it now and keeping it closed adds (step). The basin is linear, so
+    a pulse of n steps adds step[k] - step[k - n]."""
+
+    __slots__ = ("reading", "reading_step", "water", "water_step")
+
+    def __init__(self, water, reading, water_step, reading_step):
+        self.water, self.reading = water, reading
+        self.water_step, self.reading_step = water_step, reading_step
+
+    def pulse(self, steps: int) -> tuple[list[float], list[float]]:
+        """The water and the reading with a pulse of `steps` forecast steps from now."""
+        ws, rs = self.water_step, self.reading_step
+        water = [w + ws[k] - (ws[k - steps] if k >= steps else 0.0) for k, w in enumerate(self.water)]
+        reading = [r + rs[k] - (rs[k - steps] if k >= steps else 0.0) for k, r in enumerate(self.reading)]
+        return water, reading
+
 
 class HeaterControl:
     """Model-predictive heater control for a lumped basin with a lagging probe.
 
-    Why: in still water the probe sees a change about 70 s late and the element's sheath
+    Why: in still water the probe sees a change over a minute late and the element's sheath
     keeps heating for tens of seconds after the relay opens, so switching on the reading
-    overshoots by over a degree. This law runs a model of the water, driven by the relay and
-    started from the configured heater_w and litres, and learns from the readings what it
-    cannot know:
-    - the probe's lag: a bank of delay-and-lag guesses watches the model, and the one whose
-      view matches the readings best is trusted (the knee at the start of a heating tells
-      them apart); until the readings say otherwise it assumes still water, the cautious case;
-    - the heating rate and the losses per degree (the basin is rarely filled to exactly the
-      configured litres, and rooms differ), by recursive least squares on the readings' rise
-      over 10-s blocks against the heat and the excess over the room seen through that lag.
-    The estimate of the water now is the model corrected by the trusted guess's mismatch (a
-    Smith predictor): no probe lag, and no steady error. A change no guess explains (feet
-    going in, a fresh fill) is taken as a disturbance, and nothing is learnt from it.
+    overshoots by over a degree. This law runs a model of the heat put into the water, driven
+    by the relay and the configured heater_w, and learns from the readings what it cannot know:
+    - the probe's lag: a bank of delay-and-lag guesses each foretells the readings' changes
+      through its own lag, and the one that foretells them best is trusted (the knee at the
+      start and end of every heating tells them apart); until the readings say otherwise it
+      assumes still water, the cautious case;
+    - the basin's heating rate (its litres) and its losses, by recursive least squares of the
+      readings' changes over 10-s blocks against the heat as each guess's probe sees it.
+    The estimate of the water now is the smoothed reading plus what the trusted guess says the
+    probe has not yet seen (the heat of the last lag, less its losses): a Smith predictor, so
+    no steady error. A change no guess explains (a fresh fill) is a disturbance, and nothing is
+    learnt from it.
 
-    Warming runs at full power until the predicted peak of the water, counting the heat
-    still in the element, reaches the target less `warm_margin_c`. Holding is done in
-    pulses no closer together than the switching budget. Each pulse's length is chosen on a
-    forecast: the one that keeps the water closest to the target, on average, until the next
-    pulse can start, with the water's peak within `peak_cap_c` of the target and the reading
-    forecast to stay below the target through the pulse and at the next start. That last
-    condition is the safety rule's (heat only while the reading is below the target): with
-    a lagging probe the reading still shows the last peak when the water is already low, so
-    the hold settles a little below the target, how far depending on the lag.
+    Warming runs at full power until the predicted peak of the water, counting the heat still
+    in the element and the uncertainty of the fitted rate, reaches the target less
+    `warm_margin_c`. Holding is done in pulses, one each `3600 / max_closures_per_h` s at most.
+    Each pulse's length is chosen on a forecast: the one that keeps the water closest to the
+    target, on average, until the next pulse can start, with the water's peak within
+    `peak_cap_c` of the target and the reading forecast to stay below its limit (the target +
+    ABOVE_TARGET_C, never the ceiling) through the pulse and at the next start.
+
+    Feet going in (`feet_in`) are a known disturbance at a known moment: the law assumes they
+    take `feet_j` with a time constant of `feet_tau_s`, heats at once (a closure outside the
+    pulses' pacing, within the budget), and scales that assumption by what the readings show.
     """
 
-    DELAYS_S = (0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0)
+    DELAYS_S = (0.0, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 75.0)
     TAUS_S = (5.0, 10.0, 20.0, 30.0, 40.0)
-    STILL_GUESS = (40.0, 30.0)  # assumed until the readings say otherwise: the cautious one
-    PRIOR = 0.004  # C^2 against the other guesses: a few readings of a heating's knee outweigh it
-    OFFSET_TAU_S = 8.0  # smoothing of the model's correction (the sensor's 1/16 C steps)
-    MEAN_TAU_S = 180.0  # a guess's slow mismatch (the model's drift) is not held against it
+    STILL_GUESS = (45.0, 30.0)  # assumed until the readings say otherwise: the cautious one
+    PRIOR_SCORE = 0.5  # noise variances against the other guesses: one knee outweighs it
+    SMOOTH_S = 5.0  # the readings' smoothing (the sensor's 1/16 C steps and noise)
+    BLOCK_S = 10.0  # the fit's sampling: long enough for the readings to move
+    BLOCK_NOISE_C = 0.015  # the noise of the smoothed reading's change over a block (0.011 measured)
     SCORE_TAU_S = 600.0  # how long a guess's misfits are remembered
-    EXPLAINED_C = 0.3  # a reading further than this from every guess is a disturbance
-    FIT_BLOCK_S = 10.0  # the rate fit's sampling: long enough for the readings to move
-    FIT_MEMORY_S = 1200.0  # the rate fit forgets older blocks over this time
-    FIT_SETTLE_S = 120.0  # the same guess trusted this long before the fit uses its view
-    FIT_STEADY_S = 160.0  # the relay unchanged this long: every plausible lag has passed
-    FIT_NOISE_C = 0.04  # the noise of a reading's difference over a block
-    GUARD_C = 0.1  # the forecast reading stays this far below the target (1/16 C steps, noise)
+    FIT_MEMORY_S = 1800.0  # the rate fit forgets older blocks over this time
+    DISTURBANCE = 5.0  # a change this many deviations from every guess's forecast is no evidence
+    SETTLED = 3.0  # ...and one explained within this many again is the disturbance over
+    QUIET_MAX_S = 600.0  # however long it seems to last, learning resumes after this
+    HUBER = 3.0  # an error beyond this many deviations moves the rates as one this size would
+    RATE_SPREAD, LOSS_SPREAD = 0.3, 0.6  # the prior's relative uncertainty: litres, losses
+    FEET_SPREAD = 0.5  # ...and the feet's heat
+    WARM_SIGMAS = 1.5  # warming stops this many deviations of the peak short of the target
+    FAR_C = 0.6  # the water this far below: warming (or recovering), not holding
     FORECAST_STEP_S = 2.0
+    GUARD_C = 0.1  # the forecast reading stays this far below its limit (1/16 C steps, noise)
     USEFUL_PULSE = 0.5  # of the pulse that replaces a cycle's losses: shorter wastes a closure
-    WAIT_S = 120.0  # how much longer than the budget a planned cycle may last
+    WAIT_S = 120.0  # how much longer than the pacing a planned cycle may last
 
     def __init__(self, *, heater_w: float = 500.0, litres: float = 5.0, min_on_s: float = MIN_ON_S,
                  min_off_s: float = MIN_OFF_S, max_closures_per_h: float = 30.0,
                  element_tau_s: float = 20.0, loss_w: float | None = None, room_c: float = 22.0,
-                 warm_margin_c: float = 0.1, peak_cap_c: float = 0.25):
-        if heater_w <= 0 or litres <= 0 or max_closures_per_h <= 0 or element_tau_s <= 0:
-            raise HardwareError("heater control needs heater_w, litres, max_closures_per_h and "
-                                "element_tau_s above 0: check the bath section of the config")
-        self.heater_w = heater_w
-        self.element_tau_s = element_tau_s
-        self.room_c = room_c
+                 ceiling_c: float = CEILING_C, warm_margin_c: float = 0.1, peak_cap_c: float = 0.25,
+                 feet_j: float = 40e3, feet_tau_s: float = 30.0):
+        if heater_w <= 0 or litres <= 0 or max_closures_per_h < 1 or element_tau_s <= 0 or feet_tau_s <= 0:
+            raise HardwareError("heater control needs heater_w, litres, element_tau_s and feet_tau_s "
+                                "above 0 and at least one closure an hour: check the bath section "
+                                "of the config")
+        if not 0 < ceiling_c <= CEILING_C:
+            raise HardwareError(f"ceiling_c must be above 0 and at most {CEILING_C} C, got {ceiling_c}")
+        self.heater_w, self.element_tau_s, self.ceiling_c = heater_w, element_tau_s, ceiling_c
         self.warm_margin_c, self.peak_cap_c = warm_margin_c, peak_cap_c
-        self.relay = Relay(min_on_s=min_on_s, min_off_s=min_off_s, min_cycle_s=3600.0 / max_closures_per_h)
+        self.feet_j, self.feet_tau_s = feet_j, feet_tau_s
+        self.relay = Relay(min_on_s=min_on_s, min_off_s=min_off_s, max_closures_per_h=max_closures_per_h)
+        self.cycle_s = HOUR_S / max_closures_per_h  # the pulses' pacing
         guess_w = loss_w if loss_w is not None else REFERENCE_LOSS_W * (litres / REFERENCE_LITRES) ** (2 / 3)
-        # The fitted model: dT/dt = rate * heat - cooling * (T - room), per K/J and per s.
+        # The fitted basin: dT/dt = rate * heat_w - loss - cooling * (T - REFERENCE_C), per s.
         rate = 1 / (WATER_J_PER_L_K * litres)
+        loss = guess_w * (REFERENCE_C - room_c) / REFERENCE_ABOVE_ROOM_C * rate
         cooling = guess_w / REFERENCE_ABOVE_ROOM_C * rate
-        self._prior = (rate, cooling)
-        self._theta = [rate, cooling]
-        self._cov = [[(0.5 * rate) ** 2, 0.0], [0.0, (0.5 * cooling) ** 2]]
-        self._block: tuple[float, float, float, float] | None = None  # start s, reading, heat, excess
+        self._prior = (rate, loss, cooling)
+        spreads = (self.RATE_SPREAD, self.LOSS_SPREAD, self.LOSS_SPREAD)
+        self._prior_var = [(s * p) ** 2 for s, p in zip(spreads, self._prior, strict=True)]
+        cov = [[self._prior_var[i] if i == j else 0.0 for j in range(3)] for i in range(3)]
+        self._guesses = [
+            _ProbeGuess(d, t, list(self._prior), cov, 0.0 if (d, t) == self.STILL_GUESS else self.PRIOR_SCORE)
+            for d in self.DELAYS_S for t in self.TAUS_S]
+        self._best = min(self._guesses, key=lambda g: g.score)
         self._now_s: float | None = None
-        self._dt_s = 0.0  # since the previous tick
-        self._model_c = 0.0  # the model's water
-        self._element_w = 0.0  # the model's heat flow from the element
-        self._history: deque[tuple[float, float, float]] = deque()  # (s, model C, element W)
-        self._guesses: list[_ProbeGuess] = []
-        self._best: _ProbeGuess | None = None
-        self._trusted_since_s = self._started_s = 0.0
+        self._heat_j = 0.0  # the element's heat put into the water so far
+        self._element_w = 0.0  # the element's heat flow now
+        self._feet_j_so_far = 0.0  # the feet's assumed heat taken so far, per unit of feet_scale
+        self._feet_s: float | None = None  # when the feet went in
+        self._feet_scale = 1.0  # what the readings say of the assumed feet_j
+        self._feet_fit = (0.0, 0.0)  # the feet scale's least squares: sum r*f, sum f*f
+        self._history: deque[tuple[float, float, float]] = deque()  # (s, heat J, feet J)
+        self._inputs: dict[float, tuple[float, float]] = {}  # per delay: (heat, feet) it sees now
+        self._smooth_c = 0.0  # the smoothed reading
+        self._excess_c = 0.0  # the same above REFERENCE_C
+        self._started_s = self._seen_s = 0.0  # the first and the last valid reading
+        self._block_s = 0.0  # when the block under way began
+        self._block_c: float | None = None  # the smoothed reading then (None: no block yet)
+        self._quiet_until_s = -math.inf  # no learning until then (feet, a disturbance)
+        self._disturbed_s = -math.inf  # when the last disturbance began
         self._estimate_c: float | None = None
         self._pulse_end_s: float | None = None  # when the planned pulse ends (None: warming)
 
@@ -228,17 +303,17 @@ class HeaterControl:
     @property
     def lag_s(self) -> float | None:
         """The probe's lag it currently believes (mixing delay plus time constant)."""
-        return self._best.lag_s if self._best else None
+        return self._best.lag_s if self._now_s is not None else None
 
     @property
     def capacity_j_per_k(self) -> float:
         """The water's heat capacity it currently believes (4186 J/K per litre)."""
-        return 1 / self._theta[0]
+        return 1 / self._best.theta[0]
 
     @property
-    def loss_w_per_k(self) -> float:
-        """The loss per degree of water above the room it currently believes."""
-        return self._theta[1] / self._theta[0]
+    def loss_w(self) -> float:
+        """The basin's loss at REFERENCE_C it currently believes."""
+        return self._best.theta[1] / self._best.theta[0]
 
     # The law.
 
@@ -246,12 +321,14 @@ class HeaterControl:
         """Whether the heater should be on from now; call once per reading, None when bad."""
         self._advance(now_s)
         if water_c is None:
-            self._block = None
+            self._block_c = None  # a block's change across a dropout says nothing
             return self.relay.interrupt(now_s)
         self._observe(now_s, water_c)
-        if water_c >= target_c + ABOVE_TARGET_C or self._estimate_c >= target_c:
+        aim_c = min(target_c, self.ceiling_c)
+        limit_c = min(target_c + ABOVE_TARGET_C, self.ceiling_c)
+        if water_c >= limit_c or self._estimate_c >= aim_c:
             return self.relay.set(now_s, False, cut=True)
-        return self.relay.set(now_s, self._decide(now_s, water_c, target_c))
+        return self.relay.set(now_s, self._decide(now_s, aim_c, limit_c))
 
     def overruled(self, *, now_s: float) -> None:
         """The supervisor kept the heater off although this law asked for it: the relay is
@@ -260,216 +337,343 @@ class HeaterControl:
 
     def feet_in(self, *, now_s: float) -> None:
         """The customer has put their feet in (the tap that starts the soak): a known
-        disturbance, announced at a known moment."""
+        disturbance, announced at a known moment. The law heats at once to make up for it."""
+        if self._feet_s is None and self._now_s is not None:
+            self._advance(now_s)
+            self._feet_s = now_s
+            self._feet_fit = (0.0, 0.0)
+            self._quiet_until_s = max(self._quiet_until_s, now_s + 5 * self.feet_tau_s + self._quiet_s())
 
-    def _decide(self, now_s: float, water_c: float, target_c: float) -> bool:
-        loss_w = max(self.loss_w_per_k * (target_c - self.room_c), 1.0)
-        peak = self._estimate_c + self._coast_rise_c(loss_w)
+    def _decide(self, now_s: float, aim_c: float, limit_c: float) -> bool:
+        peak_c = self._peak_c()
+        reach_c = peak_c + self.WARM_SIGMAS * self._coast_deviation_c()
         resuming = not self.relay.on and self.relay.interrupted(now_s)
         if self.relay.on or resuming:
             if self._pulse_end_s is None:  # warming: until the predicted peak is nearly there
-                return peak < target_c - self.warm_margin_c
+                return reach_c < aim_c - self.warm_margin_c
             if resuming:  # a cut interrupted the pulse: it keeps the length it was planned with
                 self._pulse_end_s += now_s - self.relay.cut_s
             # A planned pulse; cut short only if the water turned out warmer than forecast.
-            return now_s < self._pulse_end_s and peak < target_c + self.peak_cap_c
-        half_band = self._half_band_c(loss_w)
-        if peak > target_c - half_band or not self.relay.can_close(now_s):
+            return now_s < self._pulse_end_s and reach_c < aim_c + self.peak_cap_c
+        if not self.relay.can_close(now_s):
             return False
-        if peak < target_c - max(4 * half_band, 0.6):  # warming, or recovering from cold feet
-            self._pulse_end_s = None
+        if reach_c < aim_c - max(self.FAR_C, 2 * self._half_band_c()):
+            self._pulse_end_s = None  # warming, or making up for the feet: no pacing
             return True
-        on_s = self._plan_pulse_s(target_c)
-        if on_s is None or on_s < self.USEFUL_PULSE * self.relay.min_cycle_s * loss_w / self.heater_w:
+        paced = self.relay.closed_s is None or now_s - self.relay.closed_s >= self.cycle_s
+        if not paced or peak_c > aim_c - self._half_band_c():
+            return False
+        on_s = self._plan_pulse_s(aim_c, limit_c)
+        if on_s is None or on_s < self.USEFUL_PULSE * self.cycle_s * self._loss_w(aim_c) / self.heater_w:
             return False  # better wait until the reading leaves room for a proper pulse
         self._pulse_end_s = now_s + on_s
         return True
 
-    def _half_band_c(self, loss_w: float) -> float:
-        """Half the swing a pulse every min_cycle_s leaves: the heat lost while the water is not
+    def _loss_w(self, water_c: float) -> float:
+        rate, loss, cooling = self._best.theta
+        return max((loss + cooling * (water_c - REFERENCE_C)) / rate, 1.0)
+
+    def _half_band_c(self) -> float:
+        """Half the swing a pulse every cycle_s leaves: the heat lost while the water is not
         being heated, from the pulse's peak to the next start."""
-        cycle_s = self.relay.min_cycle_s
-        on_s = cycle_s * loss_w / self.heater_w
+        loss_w = self._loss_w(self._estimate_c)
+        on_s = self.cycle_s * loss_w / self.heater_w
         rising_s = on_s + self.element_tau_s * math.log(max(self.heater_w / loss_w, 1.0))
-        return max(0.05, loss_w * max(cycle_s - rising_s, 0.0) * self._theta[0] / 2)
+        return max(0.05, loss_w * max(self.cycle_s - rising_s, 0.0) * self._best.theta[0] / 2)
 
-    def _coast_rise_c(self, loss_w: float) -> float:
-        """How much the water still rises on the element's stored heat if the relay is open
-        from now: the element's flow decays until it gives no more than the losses take."""
-        q, tau = self._element_w, self.element_tau_s
-        if q <= loss_w:
-            return 0.0
-        return tau * (q - loss_w - loss_w * math.log(q / loss_w)) * self._theta[0]
+    def _deviation_c(self, heat_j: float, time_s: float) -> float:
+        """How uncertain, for the fitted rates' uncertainty, the water is after heat_j more over
+        time_s more: the heat and the losses the probe has not yet seen count as much as those
+        still to come. (During a steady warm-up only the heat less the losses is well known;
+        that is most of what the estimate and the peak depend on.)"""
+        guess = self._best
+        heat_j += self._heat_j - guess.smooth[0]
+        time_s += self._now_s - self._started_s - guess.smooth[2]
+        g = (heat_j, -time_s, -time_s * self._excess_c)
+        cov = guess.cov
+        var = sum(g[i] * cov[i][j] * g[j] for i in range(3) for j in range(3))
+        return math.sqrt(max(var, 0.0))
 
-    def _plan_pulse_s(self, target_c: float) -> float | None:
+    def _coast_deviation_c(self) -> float:
+        """The predicted peak's uncertainty if the relay opens now: the element's stored heat
+        comes over about its time constant."""
+        return self._deviation_c(self._element_w * self.element_tau_s, self.element_tau_s)
+
+    def _peak_c(self) -> float:
+        """The water's highest if the relay opens now: on the element's stored heat, less the
+        losses, with the feet's assumed heat taken at once (they take it within the coast)."""
+        guess, step_s, tau_e = self._best, self.FORECAST_STEP_S, self.element_tau_s
+        rate, loss, cooling = guess.theta
+        feet_left_j = self.feet_j - self._feet_j_so_far if self._feet_s is not None else 0.0
+        water = peak = self._estimate_c - rate * self._feet_scale * feet_left_j
+        element_w, give = self._element_w, 1 - math.exp(-step_s / tau_e)
+        loss_w = max(self._loss_w(water), 1.0)
+        while element_w > loss_w:
+            water += rate * element_w * tau_e * give - (loss + cooling * (water - REFERENCE_C)) * step_s
+            element_w *= 1 - give
+            peak = max(peak, water)
+        return peak
+
+    def _plan_pulse_s(self, aim_c: float, limit_c: float) -> float | None:
         """The pulse length that keeps the forecast water closest to the target, on average,
-        from now until the next pulse can start: no sooner than the switching budget allows
-        and only once the forecast reading is below the target less GUARD_C. The reading must
-        also stay below that through the pulse, and the water's peak within peak_cap_c.
-        None when not even a minimum pulse fits."""
-        cycle_s, step_s = self.relay.min_cycle_s, self.FORECAST_STEP_S
-        limit_c = target_c + ABOVE_TARGET_C - self.GUARD_C
-        first = math.ceil(cycle_s / step_s) - 1  # the forecast's index at the budget's next closure
+        from now until the next pulse can start: no sooner than the pacing allows and only once
+        the forecast reading is below its limit less GUARD_C. The reading must also stay below
+        that through the pulse, the water below the target while the relay is closed (the
+        estimate's rule), and the water's peak within peak_cap_c, counting its uncertainty as
+        warming does. None when not even a minimum pulse fits."""
+        forecast = self._forecast(self.cycle_s + self.WAIT_S)
+        step_s = self.FORECAST_STEP_S
+        limit_c -= self.GUARD_C
+        first = math.ceil(self.cycle_s / step_s) - 1  # the forecast's index at the next pulse
         best_s, best_cost = None, math.inf
-        on_s = max(self.relay.min_on_s, step_s)
-        while on_s <= cycle_s:
-            water, reading = self._forecast(on_s, cycle_s + self.WAIT_S)
-            pulse_steps = math.ceil(on_s / step_s)
-            if max(water) > target_c + self.peak_cap_c or max(reading[:pulse_steps + 1]) >= limit_c:
+        steps = max(math.ceil(self.relay.min_on_s / step_s), 1)
+        while steps * step_s <= self.cycle_s:
+            water, reading = forecast.pulse(steps)
+            on_s = steps * step_s
+            deviation_c = self._deviation_c(self.heater_w * on_s + self._element_w * self.element_tau_s,
+                                            on_s + self.element_tau_s)
+            if (max(water) + self.WARM_SIGMAS * deviation_c > aim_c + self.peak_cap_c
+                    or max(reading[:steps + 1]) >= limit_c or max(water[:steps]) >= aim_c):
                 break
             after = next((k for k in range(first, len(reading)) if reading[k] < limit_c), None)
             if after is not None:
-                cost = sum((w - target_c) ** 2 for w in water[:after + 1]) / (after + 1)
+                cost = sum((w - aim_c) ** 2 for w in water[:after + 1]) / (after + 1)
                 if cost < best_cost:
                     best_s, best_cost = on_s, cost
-            on_s += step_s
+            steps += 1
         return best_s
 
-    def _forecast(self, on_s: float, horizon_s: float) -> tuple[list[float], list[float]]:
-        """The estimated water and the reading, every FORECAST_STEP_S over the horizon, if a
-        pulse of on_s starts now: the model and the trusted guess, each corrected by the
-        readings as now."""
+    def _forecast(self, horizon_s: float) -> _Forecast:
+        """The water and the reading every FORECAST_STEP_S over the horizon (see _Forecast):
+        the trusted guess's rates and lag, the element's stored heat, the feet's assumed draw."""
         guess, step_s, tau_e = self._best, self.FORECAST_STEP_S, self.element_tau_s
-        rate, cooling = self._theta
-        now_s, model_c, element_w, probe_c = self._now_s, self._model_c, self._element_w, guess.probe_c
-        correction_c = self._estimate_c - self._model_c
+        rate, loss, cooling = guess.theta
+        now_s, count = self._now_s, math.ceil(horizon_s / step_s)
         decay_e, decay_p = math.exp(-step_s / tau_e), math.exp(-step_s / guess.tau_s)
-        future: list[float] = []
-        water, reading = [], []
-        for k in range(1, math.ceil(horizon_s / step_s) + 1):
-            power_w = self.heater_w if (k - 1) * step_s < on_s else 0.0
-            element_j = power_w * step_s + (element_w - power_w) * tau_e * (1 - decay_e)
-            element_w = power_w + (element_w - power_w) * decay_e
-            model_c += rate * element_j - cooling * (model_c - self.room_c) * step_s
-            future.append(model_c)
-            seen_s = now_s + k * step_s - guess.delay_s
-            if seen_s <= now_s:
-                seen_c = self._model_at(seen_s)[0]
-            else:
-                ahead = (seen_s - now_s) / step_s  # steps ahead of now, fractional
-                i = int(ahead)
-                lower = future[i - 1] if i >= 1 else self._model_c
-                upper = future[min(i, len(future) - 1)]
-                seen_c = lower + (upper - lower) * (ahead - i)
-            probe_c = seen_c + (probe_c - seen_c) * decay_p
-            water.append(model_c + correction_c)
-            reading.append(probe_c + guess.offset_c)
-        return water, reading
+        feet_rate = rate * self._feet_scale
+        # The water and the heats put in, free (relay open) and as a closure now adds them.
+        water, heat, feet = self._estimate_c, self._heat_j, self._feet_j_so_far
+        element_w, step_w, step_c, step_j = self._element_w, 0.0, 0.0, 0.0
+        waters, heats, feets, step_cs, step_js = [], [heat], [feet], [], [0.0]
+        for k in range(1, count + 1):
+            element_j = element_w * tau_e * (1 - decay_e)
+            element_w *= decay_e
+            on_j = self.heater_w * step_s + (step_w - self.heater_w) * tau_e * (1 - decay_e)
+            step_w = self.heater_w + (step_w - self.heater_w) * decay_e
+            feet_j = self._feet_unit_j(now_s + k * step_s) - feet
+            heat, feet, step_j = heat + element_j, feet + feet_j, step_j + on_j
+            water += rate * element_j - feet_rate * feet_j - (loss + cooling * (water - REFERENCE_C)) * step_s
+            step_c += rate * on_j - cooling * step_c * step_s
+            waters.append(water)
+            step_cs.append(step_c)
+            heats.append(heat)
+            feets.append(feet)
+            step_js.append(step_j)
+        # The reading: the probe's view of those heats, through the delay and then the lag.
+        probe_c = self._probe_now_c()
+        seen_heat, seen_feet, seen_step = guess.heat_j, guess.feet_j, 0.0
+        start_heat, start_feet = seen_heat, seen_feet
+        loss_c_per_s = loss + cooling * (self._estimate_c - REFERENCE_C)
+        prev = self._delayed(now_s - guess.delay_s, heats, feets, step_js)
+        readings, reading_steps = [], []
+        for k in range(1, count + 1):
+            seen = self._delayed(now_s + k * step_s - guess.delay_s, heats, feets, step_js)
+            seen_heat = _lag_ramp(seen_heat, prev[0], seen[0], step_s, guess.tau_s)
+            seen_feet = _lag_ramp(seen_feet, prev[1], seen[1], step_s, guess.tau_s)
+            seen_step = seen[2] + (seen_step - seen[2]) * decay_p
+            prev = seen
+            readings.append(probe_c + rate * (seen_heat - start_heat) - feet_rate * (seen_feet - start_feet)
+                            - loss_c_per_s * k * step_s)
+            reading_steps.append(rate * seen_step)
+        return _Forecast(waters, readings, step_cs, reading_steps)
+
+    def _delayed(self, when_s: float, heats, feets, step_js) -> tuple[float, float, float]:
+        """The heats (element, feet, a closure now) put in by when_s: from the history before
+        now, from the forecast lists after (FORECAST_STEP_S apart from now)."""
+        if when_s <= self._now_s:
+            heat, feet = self._history_at(when_s)
+            return heat, feet, 0.0
+        ahead = (when_s - self._now_s) / self.FORECAST_STEP_S
+        i = min(int(ahead), len(heats) - 2)
+        f = ahead - i
+        return (heats[i] + (heats[i + 1] - heats[i]) * f, feets[i] + (feets[i + 1] - feets[i]) * f,
+                step_js[i] + (step_js[i + 1] - step_js[i]) * f)
 
     # The model, the probe guesses and the fit.
 
+    def _feet_unit_j(self, when_s: float) -> float:
+        """The feet's assumed heat taken by when_s (before scaling by what the readings say)."""
+        if self._feet_s is None or when_s <= self._feet_s:
+            return 0.0
+        return self.feet_j * (1 - math.exp(-(when_s - self._feet_s) / self.feet_tau_s))
+
     def _advance(self, now_s: float) -> None:
-        """Run the model of the water from the last tick to now with the relay as it was."""
+        """Run the model of the heats from the last tick to now with the relay as it was, and
+        each guess's view of them."""
         if self._now_s is None:
             return
         if now_s < self._now_s:
             raise HardwareError(f"time ran backwards ({self._now_s} s, then {now_s} s): "
                                 "pass one monotonic clock")
-        total = self._dt_s = now_s - self._now_s
-        if total == 0:
+        dt = now_s - self._now_s
+        if dt == 0:
             return
-        power_w = self.heater_w if self.relay.on else 0.0
-        rate, cooling = self._theta
-        steps = math.ceil(total / 2.0)
-        for _ in range(steps):
-            h = total / steps
-            decay = math.exp(-h / self.element_tau_s)
-            element_j = power_w * h + (self._element_w - power_w) * self.element_tau_s * (1 - decay)
-            self._element_w = power_w + (self._element_w - power_w) * decay
-            self._model_c += rate * element_j - cooling * (self._model_c - self.room_c) * h
+        power_w, tau_e = (self.heater_w if self.relay.on else 0.0), self.element_tau_s
+        decay = math.exp(-dt / tau_e)
+        self._heat_j += power_w * dt + (self._element_w - power_w) * tau_e * (1 - decay)
+        self._element_w = power_w + (self._element_w - power_w) * decay
+        self._feet_j_so_far = self._feet_unit_j(now_s)
         self._now_s = now_s
-        self._history.append((now_s, self._model_c, self._element_w))
-        oldest = now_s - max(self.DELAYS_S) - 10.0
+        self._history.append((now_s, self._heat_j, self._feet_j_so_far))
+        oldest = now_s - max(self.DELAYS_S)
         while len(self._history) > 2 and self._history[1][0] <= oldest:
             self._history.popleft()
+        before, self._inputs = self._inputs, {d: self._history_at(now_s - d) for d in self.DELAYS_S}
+        feet = self._feet_s is not None
+        keeps = {tau: math.exp(-dt / tau) for tau in self.TAUS_S}
         for guess in self._guesses:
-            seen_c, seen_w = self._model_at(now_s - guess.delay_s)
-            keep = math.exp(-total / guess.tau_s)
-            guess.probe_c = seen_c + (guess.probe_c - seen_c) * keep
-            guess.heat_w = seen_w + (guess.heat_w - seen_w) * keep
+            (heat0, feet0), (heat1, feet1) = before[guess.delay_s], self._inputs[guess.delay_s]
+            keep = keeps[guess.tau_s]
+            slope_tau = (heat1 - heat0) / dt * guess.tau_s
+            guess.heat_j = heat1 - slope_tau + (guess.heat_j - heat0 + slope_tau) * keep
+            if feet:
+                slope_tau = (feet1 - feet0) / dt * guess.tau_s
+                guess.feet_j = feet1 - slope_tau + (guess.feet_j - feet0 + slope_tau) * keep
 
-    def _model_at(self, when_s: float) -> tuple[float, float]:
-        """The model's water and element heat flow at an earlier moment (linear in between)."""
+    def _history_at(self, when_s: float) -> tuple[float, float]:
+        """The heats put in by an earlier moment (linear in between)."""
         history = self._history
         i = bisect.bisect_right(history, when_s, key=lambda entry: entry[0])
         if i == 0:
             return history[0][1:]
         if i == len(history):
             return history[-1][1:]
-        (t0, c0, w0), (t1, c1, w1) = history[i - 1], history[i]
+        (t0, h0, f0), (t1, h1, f1) = history[i - 1], history[i]
         f = (when_s - t0) / (t1 - t0)
-        return c0 + (c1 - c0) * f, w0 + (w1 - w0) * f
+        return h0 + (h1 - h0) * f, f0 + (f1 - f0) * f
 
     def _observe(self, now_s: float, water_c: float) -> None:
-        """Score the guesses against a reading, then update the estimate and the fit."""
+        """Smooth the reading and each guess's view alike, fit the guesses each block, and
+        update the estimate."""
         if self._now_s is None:
-            self._now_s = self._started_s = self._trusted_since_s = now_s
-            self._model_c = water_c
-            self._history.append((now_s, water_c, 0.0))
-            self._guesses = [
-                _ProbeGuess(d, t, water_c, 0.0 if (d, t) == self.STILL_GUESS else self.PRIOR)
-                for d in self.DELAYS_S for t in self.TAUS_S]
-        dt = self._dt_s
-        w_offset = 1 - math.exp(-dt / self.OFFSET_TAU_S) if dt > 0 else 1.0
-        w_mean = 1 - math.exp(-dt / self.MEAN_TAU_S)
-        w_score = 1 - math.exp(-dt / self.SCORE_TAU_S)
-        errors = [water_c - guess.probe_c for guess in self._guesses]
-        # When no guess explains the reading (feet going in, a fresh fill), the water changed
-        # for a reason the model does not know: that is no evidence about the probe's lag.
-        misfit_c = min(abs(e - g.mean_c) for e, g in zip(errors, self._guesses, strict=True))
-        explained = misfit_c < self.EXPLAINED_C
-        for error, guess in zip(errors, self._guesses, strict=True):
-            guess.offset_c += w_offset * (error - guess.offset_c)
-            guess.mean_c += w_mean * (error - guess.mean_c)
-            if explained:
-                guess.score += w_score * ((error - guess.mean_c) ** 2 - guess.score)
-        best = min(self._guesses, key=lambda g: (g.score, -g.lag_s))
-        if best is not self._best:
-            self._best, self._block = best, None  # a block's heat must be seen through one guess
-            self._trusted_since_s = now_s
-        self._estimate_c = self._model_c + best.offset_c
-        self._fit(now_s, water_c)
+            self._now_s = self._started_s = self._seen_s = self._block_s = now_s
+            self._history.append((now_s, 0.0, 0.0))
+            self._inputs = dict.fromkeys(self.DELAYS_S, (0.0, 0.0))
+            self._smooth_c = water_c
+        dt, self._seen_s = now_s - self._seen_s, now_s
+        keep = math.exp(-dt / self.SMOOTH_S)
+        self._smooth_c = water_c + (self._smooth_c - water_c) * keep
+        elapsed_s = now_s - self._started_s
+        for guess in self._guesses:
+            smooth = guess.smooth
+            smooth[0] = guess.heat_j + (smooth[0] - guess.heat_j) * keep
+            smooth[1] = guess.feet_j + (smooth[1] - guess.feet_j) * keep
+            seen_s = guess.loss_seen_s(elapsed_s)
+            smooth[2] = seen_s + (smooth[2] - seen_s) * keep
+        self._excess_c = self._smooth_c - REFERENCE_C
+        if now_s - self._block_s >= self.BLOCK_S:
+            self._fit(now_s)
+        self._estimate_c = self._estimate_of(self._best)
 
-    def _fit(self, now_s: float, water_c: float) -> None:
-        """Recursive least squares, over FIT_BLOCK_S blocks, of the readings' rise against the
-        heat and the excess over the room as the trusted guess sees them:
-            rise = rate * heat_j - cooling * excess_c_s
-        The probe's lag passes both sides alike, so no derivative of the readings is taken."""
-        since_s = self._started_s if self.relay.changed_s is None else self.relay.changed_s
-        steady = now_s - since_s >= self.FIT_STEADY_S
-        if self._block is None or (now_s - self._trusted_since_s < self.FIT_SETTLE_S and not steady):
-            # Fitting through a wrong lag would bend the rates to excuse it: wait until the
-            # same guess has been trusted for a while, or until the relay has kept its state
-            # so long that every plausible lag has passed and the lag no longer matters.
-            self._block = (now_s, water_c, 0.0, 0.0)
+    def _probe_now_c(self) -> float:
+        """The reading now without its noise: the smoothed one, brought up to now."""
+        guess = self._best
+        rate, loss, cooling = guess.theta
+        loss_c_per_s = loss + cooling * self._excess_c
+        elapsed_s = self._now_s - self._started_s
+        return (self._smooth_c + rate * (guess.heat_j - guess.smooth[0])
+                - rate * self._feet_scale * (guess.feet_j - guess.smooth[1])
+                - loss_c_per_s * (guess.loss_seen_s(elapsed_s) - guess.smooth[2]))
+
+    def _estimate_of(self, guess: _ProbeGuess) -> float:
+        """The water now as this guess sees it: the smoothed reading plus the heat the probe
+        has not seen yet (less the feet's), less the losses it has not seen yet."""
+        rate, loss, cooling = guess.theta
+        smooth = guess.smooth
+        unseen_s = self._now_s - self._started_s - smooth[2]
+        return (self._smooth_c + rate * (self._heat_j - smooth[0])
+                - rate * self._feet_scale * (self._feet_j_so_far - smooth[1])
+                - (loss + cooling * self._excess_c) * unseen_s)
+
+    def _fit(self, now_s: float) -> None:
+        """Close a block: score each guess on how well it foretold the change of the smoothed
+        reading since the last block's end, then update its rates (recursive least squares):
+            change = rate * (heat - feet_scale * feet) - (loss + cooling * excess) * loss_time
+        where heat, feet and loss_time are the changes of those inputs as that guess's probe
+        sees them, and excess is the smoothed reading's mean above REFERENCE_C."""
+        dt, self._block_s = now_s - self._block_s, now_s
+        last_c, self._block_c = self._block_c, self._smooth_c
+        samples = [(g, g.sample) for g in self._guesses]
+        for guess in self._guesses:
+            guess.sample = list(guess.smooth)
+        if last_c is None:
             return
-        start_s, start_c, heat_j, excess = self._block
-        heat_j += self._best.heat_w * self._dt_s
-        excess += (water_c - self.room_c) * self._dt_s
-        if now_s - start_s < self.FIT_BLOCK_S:
-            self._block = (start_s, start_c, heat_j, excess)
+        change_c, excess_c = self._smooth_c - last_c, (self._smooth_c + last_c) / 2 - REFERENCE_C
+        noise2 = self.BLOCK_NOISE_C ** 2
+        rows = []
+        for guess, before in samples:
+            now = guess.sample
+            heat, feet, loss_s = now[0] - before[0], now[1] - before[1], now[2] - before[2]
+            x = (heat - self._feet_scale * feet, -loss_s, -loss_s * excess_c)
+            th, cov = guess.theta, guess.cov
+            px = [cov[i][0] * x[0] + cov[i][1] * x[1] + cov[i][2] * x[2] for i in range(3)]
+            spread = noise2 + x[0] * px[0] + x[1] * px[1] + x[2] * px[2]
+            error = change_c - (th[0] * x[0] + th[1] * x[1] + th[2] * x[2])
+            rows.append((guess, x, px, spread, error, feet))
+        surprise = min(error * error / spread for _, _, _, spread, error, _ in rows)
+        if now_s < self._quiet_until_s:
+            if surprise > self.SETTLED ** 2 and self._feet_s is None:  # not over yet
+                self._quiet_until_s = min(now_s + self._quiet_s(), self._disturbed_s + self.QUIET_MAX_S)
+            self._fit_feet(rows, change_c)
             return
-        self._block = (now_s, water_c, 0.0, 0.0)
-        x = (heat_j, -excess)
-        forget = math.exp(-(now_s - start_s) / self.FIT_MEMORY_S)
-        cov = [[c / forget for c in row] for row in self._cov]
-        px = [cov[0][0] * x[0] + cov[0][1] * x[1], cov[1][0] * x[0] + cov[1][1] * x[1]]
-        gain_den = self.FIT_NOISE_C ** 2 + x[0] * px[0] + x[1] * px[1]
-        gain = [px[0] / gain_den, px[1] / gain_den]
-        error = (water_c - start_c) - (self._theta[0] * x[0] + self._theta[1] * x[1])
-        if abs(error) > 4 * math.sqrt(gain_den):
-            # Far more than noise or a rate's error explains: a disturbance (feet, a fill).
-            # Learn nothing from it, nor from what follows until it has passed.
-            self._trusted_since_s = now_s
+        if surprise > self.DISTURBANCE ** 2:
+            # No guess foresaw it: the water changed for a reason the model does not know (feet
+            # no one announced, a top-up of water). Learn nothing until every lag has shown it.
+            self._disturbed_s = now_s
+            self._quiet_until_s = now_s + self._quiet_s()
             return
-        for i in range(2):
-            self._theta[i] += gain[i] * error
-            for j in range(2):
-                cov[i][j] -= gain[i] * px[j]
-        # Keep the fit within physics, and no less certain than the prior it started from
-        # (scaled as a whole, so the covariance stays positive definite).
-        scale = []
-        for i, prior in enumerate(self._prior):
-            self._theta[i] = min(3 * prior, max(prior / 3, self._theta[i]))
-            scale.append(min(1.0, 0.5 * prior / math.sqrt(max(cov[i][i], 1e-300))))
-        self._cov = [[cov[i][j] * scale[i] * scale[j] for j in range(2)] for i in range(2)]
+        w_score = 1 - math.exp(-dt / self.SCORE_TAU_S)
+        forget = math.exp(-dt / self.FIT_MEMORY_S)
+        for guess, x, px, spread, error, _ in rows:
+            guess.score += w_score * (error * error / noise2 - guess.score)
+            self._update(guess, x, px, spread, error, forget)
+        self._best = min(self._guesses, key=lambda g: (g.score, -g.lag_s))
+
+    def _quiet_s(self) -> float:
+        """How long a disturbance takes to pass the probe: the longest lag of the bank."""
+        return max(self.DELAYS_S) + max(self.TAUS_S)
+
+    def _update(self, guess: _ProbeGuess, x, px, spread: float, error: float, forget: float) -> None:
+        """One recursive least-squares step (an outlier's pull limited to HUBER deviations),
+        then kept within physics and no more certain than the prior allows to be forgotten
+        (scaled as a whole: the covariance stays positive)."""
+        limit = self.HUBER * math.sqrt(spread)
+        error = min(limit, max(-limit, error))
+        gain = [p / spread for p in px]
+        th, cov = guess.theta, guess.cov
+        for i in range(3):
+            th[i] += gain[i] * error
+            for j in range(3):
+                cov[i][j] = (cov[i][j] - gain[i] * px[j]) / forget
+        rate0 = self._prior[0]
+        th[0] = min(2 * rate0, max(rate0 / 2, th[0]))
+        scale = [min(1.0, math.sqrt(self._prior_var[i] / max(cov[i][i], 1e-300))) for i in range(3)]
+        for i in range(3):
+            for j in range(3):
+                cov[i][j] *= scale[i] * scale[j]
+
+    def _fit_feet(self, rows, change_c: float) -> None:
+        """While the feet take their heat, fit how much of the assumed heat they take: the
+        trusted guess's misfit against its view of the feet's draw (least squares, with the
+        assumption as a prior worth FEET_SPREAD)."""
+        for guess, x, _, _, _, feet_change in rows:
+            if guess is not self._best or self._feet_s is None:
+                continue
+            rate, loss, cooling = guess.theta
+            unfed = change_c - (rate * (x[0] + self._feet_scale * feet_change) + loss * x[1] + cooling * x[2])
+            f = -rate * feet_change
+            sum_rf, sum_ff = self._feet_fit
+            sum_rf, sum_ff = sum_rf + unfed * f, sum_ff + f * f
+            self._feet_fit = (sum_rf, sum_ff)
+            noise2, prior_w = self.BLOCK_NOISE_C ** 2, 1 / self.FEET_SPREAD ** 2
+            self._feet_scale = min(3.0, max(0.25, (prior_w + sum_rf / noise2) / (prior_w + sum_ff / noise2)))

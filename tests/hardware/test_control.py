@@ -5,6 +5,8 @@ budget) are checked on arbitrary reading sequences; the figures on the same scen
 seeds the benchmark prints (`python -m bench.control`), deterministically.
 """
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,28 +16,33 @@ from hardware.control import BangBang, HeaterControl, Relay
 from hardware.errors import HardwareError
 from hardware.safety import ABOVE_TARGET_C
 from hardware.thermal import BathParams
+from routines.model import CEILING_C
 
 SCENARIO = {s.name: s for s in SCENARIOS}
 MIN_ON_S, MIN_OFF_S, BUDGET_PER_H = 10.0, 10.0, 30.0
 
 
-def check_rules(ticks, *, min_cycle_s: float = 0.0, above_target_c: float = 0.0) -> None:
+def check_rules(ticks, *, max_per_h: float = math.inf, above_target_c: float = 0.0,
+                ceiling_c: float = CEILING_C) -> None:
     """ticks: (now_s, reading or None, target_c, heater) per tick, in order. above_target_c:
-    how far the reading may pass the target (a law with an estimate of the water). A cycle
-    cut by a missing reading may resume at once within Relay.RESUME_WITHIN_S."""
-    on_since = off_since = last_closed = interrupted_s = None
+    how far the reading may pass the target (a law with an estimate of the water), never to
+    the ceiling. max_per_h: the switching budget, cycles begun in any hour. A cycle cut by a
+    missing reading may resume at once within Relay.RESUME_WITHIN_S, without a new cycle."""
+    on_since = off_since = interrupted_s = None
+    cycles: list[float] = []
     was_on = False
     for now, reading, target, on in ticks:
-        if reading is None or reading >= target + above_target_c:
+        if reading is None or reading >= min(target + above_target_c, ceiling_c):
             assert not on, f"heater on at {now} s with reading {reading} and target {target}"
         if on and not was_on:
             resumed = interrupted_s is not None and now - interrupted_s <= Relay.RESUME_WITHIN_S
             if off_since is not None and not resumed:
                 assert now - off_since >= MIN_OFF_S - 1e-9, f"closed {now - off_since:.1f} s after opening"
-            if last_closed is not None and not resumed:
-                assert now - last_closed >= min_cycle_s - 1e-9, f"closed twice within {now - last_closed} s"
+            if not resumed:
+                cycles.append(now)
+                within_h = [t for t in cycles if now - t < 3600.0]
+                assert len(within_h) <= max_per_h, f"{len(within_h)} cycles within the hour to {now} s"
             on_since, interrupted_s = now, None
-            last_closed = last_closed if resumed else now
         elif was_on and not on:
             if reading is not None and reading < target:  # not a safety cut
                 assert now - on_since >= MIN_ON_S - 1e-9, f"opened {now - on_since:.1f} s after closing"
@@ -80,7 +87,7 @@ def test_heater_control_keeps_the_rules_and_the_budget_on_any_readings(steps):
         ticks.append(tick)
         if tick[3]:  # heating: its own estimate of the water is below the target
             assert control.estimate_c < tick[2]
-    check_rules(ticks, min_cycle_s=3600 / BUDGET_PER_H, above_target_c=ABOVE_TARGET_C)
+    check_rules(ticks, max_per_h=BUDGET_PER_H, above_target_c=ABOVE_TARGET_C)
 
 
 @pytest.mark.parametrize("make", [lambda: BangBang(0.3), HeaterControl])
@@ -114,19 +121,22 @@ def test_bang_bang_is_craftbeerpis_hysteresis():
     assert [control.tick(now_s=i, water_c=r, target_c=38.0) for i, r in enumerate(readings)] == wanted
 
 
-def test_the_relay_counts_closures_and_keeps_its_minimum_times():
-    relay = Relay(min_on_s=10, min_off_s=5, min_cycle_s=60)
+def test_the_relay_counts_closures_and_keeps_its_minimum_times_and_budget():
+    relay = Relay(min_on_s=10, min_off_s=5, max_closures_per_h=2)
     assert relay.set(0, True)
     assert relay.set(5, False)  # held: minimum on time
     assert not relay.set(10, False)
-    assert not relay.set(30, True)  # held: one closure per 60 s
-    assert relay.set(60, True)
-    assert not relay.set(61, True, cut=True)
-    assert relay.closures == 2
+    assert not relay.set(12, True)  # held: minimum off time
+    assert relay.set(15, True)
+    assert not relay.set(30, False)
+    assert not relay.set(60, True)  # held: two cycles begun within the hour
+    assert relay.set(3600, True)  # the first has left the hour
+    assert not relay.set(3601, True, cut=True)
+    assert relay.closures == 3
 
 
-def test_an_interrupted_cycle_resumes_at_once_without_a_new_closure_of_the_budget():
-    relay = Relay(min_on_s=10, min_off_s=10, min_cycle_s=120)
+def test_an_interrupted_cycle_resumes_at_once_without_a_new_cycle_of_the_budget():
+    relay = Relay(min_on_s=10, min_off_s=10, max_closures_per_h=1)
     assert relay.set(0, True)
     assert not relay.interrupt(5)  # a bad reading
     assert relay.set(6, True)  # back at once: neither the off time nor the budget holds it
@@ -135,19 +145,19 @@ def test_an_interrupted_cycle_resumes_at_once_without_a_new_closure_of_the_budge
     assert not relay.set(16, False)
     assert not relay.set(40, True)  # a new cycle waits for the budget as ever
     assert not relay.set(40 + Relay.RESUME_WITHIN_S, True)
-    assert relay.set(120, True)
+    assert relay.set(3600, True)
 
 
 def test_a_cut_by_the_laws_own_rule_or_a_long_interruption_gives_no_right_to_resume():
-    relay = Relay(min_on_s=10, min_off_s=10, min_cycle_s=120)
+    relay = Relay(min_on_s=10, min_off_s=10, max_closures_per_h=1)
     relay.set(0, True)
     relay.set(5, False, cut=True)  # the reading reached the target
-    assert not relay.set(6, True)
-    relay = Relay(min_on_s=10, min_off_s=10, min_cycle_s=120)
+    assert not relay.set(20, True)
+    relay = Relay(min_on_s=10, min_off_s=10, max_closures_per_h=1)
     relay.set(0, True)
     relay.interrupt(5)
     assert not relay.set(5 + Relay.RESUME_WITHIN_S + 1, True)
-    relay = Relay(min_on_s=10, min_off_s=10, min_cycle_s=120)
+    relay = Relay(min_on_s=10, min_off_s=10, max_closures_per_h=1)
     relay.set(0, True)
     relay.interrupt(5)
     relay.set(6, False)  # the law no longer wants what was interrupted
@@ -219,7 +229,7 @@ def test_heater_control_beats_bang_bang_side_by_side(scenario):
     # The rules held all along: no heat with the reading past the target's allowance.
     ticks = [(t, r, scenario.target_c, on)
              for t, r, on in zip(trace.t_s, trace.reading_c, trace.heater, strict=True)]
-    check_rules(ticks, min_cycle_s=3600 / BUDGET_PER_H, above_target_c=ABOVE_TARGET_C)
+    check_rules(ticks, max_per_h=BUDGET_PER_H, above_target_c=ABOVE_TARGET_C)
 
 
 def test_the_hold_stays_near_the_target_for_an_hour():
