@@ -86,6 +86,7 @@ class Snapshot:
     next_title: str | None
     paused: bool
     pause_reason: str | None
+    cooling: bool  # warming, but the water is above the target: it must cool first
     waiting_for_tap: bool
     bubbles: bool
     vibration_pct: int
@@ -289,6 +290,7 @@ class Session:
             foot=stage.foot if in_stage else None,
             next_title=(nxt.step.title if nxt.step else "Soak") if nxt else None,
             paused=self._hold_reason() is not None,
+            cooling=self._cooling(),
             pause_reason=self._hold_reason(),
             waiting_for_tap=self.phase in (FILL, READY) or (in_stage and length is None),
             bubbles=bool(in_stage and actuators.bubbles),
@@ -313,6 +315,11 @@ class Session:
     def _estimate(self, i: int) -> float:
         length = self.lengths[i]
         return m.PROMPT_ESTIMATE_S if length is None else length
+
+    def _cooling(self) -> bool:
+        """The heater cannot cool: a basin filled too hot waits, and says so."""
+        warmest = max((c for c in (self.water_c, self.estimate_c) if c is not None), default=None)
+        return self.phase == HEATING and warmest is not None and warmest > self.target_c + READY_TOLERANCE_C
 
     def _hold_reason(self) -> str | None:
         if not self._counting_phase() or self._length() is None:
@@ -367,9 +374,7 @@ class Session:
         if self.phase == FILL:
             return "Fill the basin", "Fill the basin with warm water up to the line, then tap Continue."
         if self.phase == HEATING:
-            warmest = max((c for c in (self.water_c, self.estimate_c) if c is not None), default=None)
-            if warmest is not None and warmest > self.target_c + READY_TOLERANCE_C:
-                # the heater cannot cool: a basin filled too hot waits, and says so
+            if self._cooling():
                 return ("Letting the water cool",
                         f"The water is too hot; it is cooling to {self.target_c:.1f} C.")
             return "Warming the water", f"The water is warming to {self.target_c:.1f} C."

@@ -170,7 +170,8 @@ class WarmScreen(KioskScreen):
         self.target = Text("", size=theme.MEDIUM, colour=theme.TEXT_SOFT, size_hint_y=None, height=40)
         self.eta = FitText("", size=theme.MEDIUM, smallest=theme.SMALL)
         self.graph = TempGraph()
-        left = column(title(_("Warming the water")), self.water, self.target, Widget(), padding=0, spacing=8)
+        self.heading = title(_("Warming the water"))
+        left = column(self.heading, self.water, self.target, Widget(), padding=0, spacing=8)
         self.add_widget(screen_body(
             beside(fixed(left, width=330), self.graph),
             row(self.eta, fixed(stop_button(kiosk), width=STOP_W)),
@@ -179,6 +180,7 @@ class WarmScreen(KioskScreen):
     def update(self, status: dict) -> None:
         self.water.text = w.temperature(status["water_c"])
         self.target.text = _("Target {temp}").format(temp=w.temperature(status["target_c"]))
+        self.heading.text = w.warming_title(status)
         self.eta.text = w.warming_words(status)
         self.graph.target_c = status["target_c"] or 38.0
         self.graph.points = self.kiosk.graph

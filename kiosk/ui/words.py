@@ -63,10 +63,23 @@ def about_minutes(seconds: float) -> str:
     return _("about 1 min") if whole == 1 else _("about {n} min").format(n=whole)
 
 
+def cooling(status: dict) -> bool:
+    """The session waits for water that is too warm (its own judgement, which sees through the
+    probe's lag; the reading alone when there is no session to say)."""
+    session = status.get("session") or {}
+    if "cooling" in session:
+        return session["cooling"]
+    water, target = status.get("water_c"), status.get("target_c")
+    return water is not None and target is not None and water > target + 0.5
+
+
+def warming_title(status: dict) -> str:
+    return _("Letting the water cool") if cooling(status) else _("Warming the water")
+
+
 def warming_words(status: dict) -> str:
     eta = status.get("warm_eta_s")
-    water, target = status.get("water_c"), status.get("target_c")
-    if water is not None and target is not None and water > target + 0.5:
+    if cooling(status):
         return _("The water is a little too warm. It is cooling down.")
     if eta is None:
         return _("Warming the water")

@@ -116,6 +116,16 @@ def test_warming_says_when_the_water_will_be_ready(status, text):
     assert w.warming_words(status) == text
 
 
+def test_the_warming_screen_says_the_water_is_cooling_when_the_session_says_so():
+    """The session judges with the heater control's estimate too: a lagging reading of 37.9 C
+    may be water at 39 C."""
+    hot = {"warm_eta_s": 0.0, "water_c": 37.9, "target_c": 38.0, "session": {"cooling": True}}
+    assert w.warming_title(hot) == "Letting the water cool"
+    assert w.warming_words(hot) == "The water is a little too warm. It is cooling down."
+    warming = {**hot, "session": {"cooling": False}}
+    assert (w.warming_title(warming), w.warming_words(warming)) == ("Warming the water", "Almost ready")
+
+
 @pytest.mark.parametrize("status, text", [
     ({"cleaning_needed": True, "water_c": 30.0},
      "The basin needs cleaning. Please ask staff."),
@@ -192,6 +202,7 @@ def test_every_pause_and_home_line_is_german(german):
 def test_each_function_of_words_is_covered_here():
     functions = {name for name, f in inspect.getmembers(w, inspect.isfunction) if f.__module__ == w.__name__}
     tested = {"fault_words", "pause_words", "temperature", "minutes", "about_minutes", "warming_words",
+              "cooling", "warming_title",
               "home_state", "ready_words", "foot_words", "step_counter", "rep_words", "next_words",
               "done_words", "length_words"}
     assert functions == tested, "a new sentence in words.py needs its test here"
