@@ -237,7 +237,12 @@ class HeaterControl:
     QUIET_MAX_S = 600.0  # however long it seems to last, learning resumes after this
     HUBER = 3.0  # an error beyond this many deviations moves the rates as one this size would
     RATE_SPREAD, LOSS_SPREAD = 0.3, 0.6  # the prior's relative uncertainty: litres, losses
+    # Within physics, against the prior: half to twice the litres; an open basin always loses
+    # heat at 38 C, more the warmer it is, and never ten times what the reference one does.
+    BOUNDS = ((0.5, 2.0), (0.2, 5.0), (0.0, 5.0))
     FEET_SPREAD = 0.5  # ...and the feet's heat
+    FEET_NOISE_C = 0.05  # the misfit of a block while they do: the model's own errors at a knee
+    FEET_QUIET = 3.0  # the feet's time constants learning waits for (5 % of their heat left)
     WARM_SIGMAS = 1.5  # warming stops this many deviations of the peak short of the target
     FAR_C = 0.6  # the water this far below: warming (or recovering), not holding
     FORECAST_STEP_S = 2.0
@@ -248,7 +253,7 @@ class HeaterControl:
     def __init__(self, *, heater_w: float = 500.0, litres: float = 5.0, min_on_s: float = MIN_ON_S,
                  min_off_s: float = MIN_OFF_S, max_closures_per_h: float = 30.0,
                  element_tau_s: float = 20.0, loss_w: float | None = None, room_c: float = 22.0,
-                 ceiling_c: float = CEILING_C, warm_margin_c: float = 0.1, peak_cap_c: float = 0.25,
+                 ceiling_c: float = CEILING_C, warm_margin_c: float = 0.0, peak_cap_c: float = 0.25,
                  feet_j: float = 40e3, feet_tau_s: float = 30.0):
         if heater_w <= 0 or litres <= 0 or max_closures_per_h < 1 or element_tau_s <= 0 or feet_tau_s <= 0:
             raise HardwareError("heater control needs heater_w, litres, element_tau_s and feet_tau_s "
@@ -292,6 +297,7 @@ class HeaterControl:
         self._disturbed_s = -math.inf  # when the last disturbance began
         self._estimate_c: float | None = None
         self._pulse_end_s: float | None = None  # when the planned pulse ends (None: warming)
+        self._settle_until_s = -math.inf  # no planned pulse before (the first warm-up's end unseen)
 
     # What it knows, for the record and the benchmark.
 
@@ -328,7 +334,7 @@ class HeaterControl:
         limit_c = min(target_c + ABOVE_TARGET_C, self.ceiling_c)
         if water_c >= limit_c or self._estimate_c >= aim_c:
             return self.relay.set(now_s, False, cut=True)
-        return self.relay.set(now_s, self._decide(now_s, aim_c, limit_c))
+        return self.relay.set(now_s, self._decide(now_s, water_c, aim_c, limit_c))
 
     def overruled(self, *, now_s: float) -> None:
         """The supervisor kept the heater off although this law asked for it: the relay is
@@ -342,26 +348,36 @@ class HeaterControl:
             self._advance(now_s)
             self._feet_s = now_s
             self._feet_fit = (0.0, 0.0)
-            self._quiet_until_s = max(self._quiet_until_s, now_s + 5 * self.feet_tau_s + self._quiet_s())
+            self._pulse_end_s = None  # a pulse under way becomes the recovery's warming
+            # Their heat is mostly taken after FEET_QUIET time constants, and the probe shows it
+            # a lag later: until then only their share is fitted.
+            quiet_s = self.FEET_QUIET * self.feet_tau_s + self._best.lag_s + self.BLOCK_S
+            self._quiet_until_s = max(self._quiet_until_s, now_s + quiet_s)
 
-    def _decide(self, now_s: float, aim_c: float, limit_c: float) -> bool:
+    def _decide(self, now_s: float, water_c: float, aim_c: float, limit_c: float) -> bool:
         peak_c = self._peak_c()
         reach_c = peak_c + self.WARM_SIGMAS * self._coast_deviation_c()
         resuming = not self.relay.on and self.relay.interrupted(now_s)
         if self.relay.on or resuming:
             if self._pulse_end_s is None:  # warming: until the predicted peak is nearly there
-                return reach_c < aim_c - self.warm_margin_c
+                if reach_c < aim_c - self.warm_margin_c:
+                    return True
+                if self._settle_until_s == -math.inf:
+                    # The first warm-up, a steady climb, tells the heating rate from the losses
+                    # only where it ends: no pulse until the probe has seen that end.
+                    self._settle_until_s = now_s + self._best.lag_s + self.element_tau_s
+                return False
             if resuming:  # a cut interrupted the pulse: it keeps the length it was planned with
                 self._pulse_end_s += now_s - self.relay.cut_s
             # A planned pulse; cut short only if the water turned out warmer than forecast.
             return now_s < self._pulse_end_s and reach_c < aim_c + self.peak_cap_c
-        if not self.relay.can_close(now_s):
+        if not self.relay.can_close(now_s) or water_c >= limit_c - self.GUARD_C:
             return False
         if reach_c < aim_c - max(self.FAR_C, 2 * self._half_band_c()):
             self._pulse_end_s = None  # warming, or making up for the feet: no pacing
             return True
         paced = self.relay.closed_s is None or now_s - self.relay.closed_s >= self.cycle_s
-        if not paced or peak_c > aim_c - self._half_band_c():
+        if not paced or now_s < self._settle_until_s or peak_c > aim_c - self._half_band_c():
             return False
         on_s = self._plan_pulse_s(aim_c, limit_c)
         if on_s is None or on_s < self.USEFUL_PULSE * self.cycle_s * self._loss_w(aim_c) / self.heater_w:
@@ -655,8 +671,8 @@ class HeaterControl:
             th[i] += gain[i] * error
             for j in range(3):
                 cov[i][j] = (cov[i][j] - gain[i] * px[j]) / forget
-        rate0 = self._prior[0]
-        th[0] = min(2 * rate0, max(rate0 / 2, th[0]))
+        for i, (low, high) in enumerate(self.BOUNDS):
+            th[i] = min(high * self._prior[i], max(low * self._prior[i], th[i]))
         scale = [min(1.0, math.sqrt(self._prior_var[i] / max(cov[i][i], 1e-300))) for i in range(3)]
         for i in range(3):
             for j in range(3):
@@ -675,5 +691,5 @@ class HeaterControl:
             sum_rf, sum_ff = self._feet_fit
             sum_rf, sum_ff = sum_rf + unfed * f, sum_ff + f * f
             self._feet_fit = (sum_rf, sum_ff)
-            noise2, prior_w = self.BLOCK_NOISE_C ** 2, 1 / self.FEET_SPREAD ** 2
+            noise2, prior_w = self.FEET_NOISE_C ** 2, 1 / self.FEET_SPREAD ** 2
             self._feet_scale = min(3.0, max(0.25, (prior_w + sum_rf / noise2) / (prior_w + sum_ff / noise2)))
