@@ -67,9 +67,13 @@ def describe_status(s: dict) -> str:
         if session.get("foot"):
             phase += f", {session['foot']} foot"
     rows = [("phase", phase), ("water", _c(s["water_c"]))]
+    if s.get("check_c") is not None:
+        rows.append(("probe 2", _c(s["check_c"])))
     if s.get("target_c") is not None:
         rows.append(("target", f"{s['target_c']:.1f} C"))
     rows.append(("heater", "on" if s["heater"] else "off"))
+    if s.get("safety_relay") is not None:
+        rows.append(("safety", "relay closed" if s["safety_relay"] else "relay open"))
     if s.get("session_remaining_s") is not None and s["phase"] not in ("done", "stopped", "fault"):
         rows.append(("time left", format_duration(s["session_remaining_s"])))
     faults = s.get("faults") or []

@@ -175,6 +175,18 @@ def test_status_during_a_soak(place):
     assert as_json["routine"] == "classic" and as_json["target_c"] == 38.0
 
 
+def test_status_shows_the_second_probe_and_the_safety_relay_when_fitted(place):
+    place.config = place.write_config(
+        "hardware:\n  safety_relay: {pin: 25}\n  thermometer: {sensor_id: 28-000000f00ba7, "
+        "check_sensor_id: 28-000000f00ba8}\n")
+    service = place.serve(water_c=37.0)
+    service.controller.handle("start", {"routine": "classic", "profile": "standard"})
+    status = drive(service, lambda s: s["phase"] == "heating" and s["heater"])
+    shown = fields_of(ok(footbath(place.config, "status")))
+    assert shown["probe 2"] == f"{status['check_c']:.1f} C"
+    assert shown["safety"] == "relay closed"
+
+
 def test_status_shows_the_step_the_fault_the_cleaning_and_the_routine_errors(place):
     (place.routines / "broken.yaml").write_text("id: broken\nname: [oops\n")
     service = place.serve(water_c=37.0)
