@@ -147,14 +147,14 @@ class _ProbeGuess:
 
     __slots__ = ("cov", "delay_s", "feet_j", "heat_j", "sample", "score", "smooth", "tau_s", "theta")
 
-    def __init__(self, delay_s: float, tau_s: float, theta: list[float], cov: list[list[float]],
+    def __init__(self, delay_s: float, tau_s: float, theta: list[float], cov: tuple[float, ...],
                  score: float):
         self.delay_s, self.tau_s = delay_s, tau_s
         self.heat_j = self.feet_j = 0.0  # the probe's view of the element's and the feet's heat, J
         self.smooth = [0.0, 0.0, 0.0]  # heat, feet and loss time seen, smoothed as the readings are
         self.sample: list[float] | None = None  # the same at the last block's end
         self.theta = list(theta)  # rate K/J, loss K/s at REFERENCE_C, cooling 1/s per K above it
-        self.cov = [list(row) for row in cov]
+        self.cov = cov  # the rates' covariance, symmetric: (00, 01, 02, 11, 12, 22)
         self.score = score  # weighted mean square of its forecasts' errors, in noise variances
 
     @property
@@ -176,7 +176,7 @@ class _ProbeGuess:
 class _Forecast:
     """The water and the reading every FORECAST_STEP_S from now: with the relay open from now
     (free), and what closing it now and keeping it closed adds (step). The basin is linear, so
-    a pulse of n steps adds step[k] - step[k - n]."""
+    a pulse of n steps adds step[k] - step[k - n] (see HeaterControl._pulse_cost)."""
 
     __slots__ = ("reading", "reading_step", "water", "water_step")
 
@@ -184,43 +184,44 @@ class _Forecast:
         self.water, self.reading = water, reading
         self.water_step, self.reading_step = water_step, reading_step
 
-    def pulse(self, steps: int) -> tuple[list[float], list[float]]:
-        """The water and the reading with a pulse of `steps` forecast steps from now."""
-        ws, rs = self.water_step, self.reading_step
-        water = [w + ws[k] - (ws[k - steps] if k >= steps else 0.0) for k, w in enumerate(self.water)]
-        reading = [r + rs[k] - (rs[k - steps] if k >= steps else 0.0) for k, r in enumerate(self.reading)]
-        return water, reading
-
 
 class HeaterControl:
     """Model-predictive heater control for a lumped basin with a lagging probe.
 
     Why: in still water the probe sees a change over a minute late and the element's sheath
     keeps heating for tens of seconds after the relay opens, so switching on the reading
-    overshoots by over a degree. This law runs a model of the heat put into the water, driven
-    by the relay and the configured heater_w, and learns from the readings what it cannot know:
-    - the probe's lag: a bank of delay-and-lag guesses each foretells the readings' changes
-      through its own lag, and the one that foretells them best is trusted (the knee at the
-      start and end of every heating tells them apart); until the readings say otherwise it
+    overshoots by over a degree. This law keeps account of the heat put into the water, driven
+    by the relay and the configured heater_w, and learns from the readings what it is not told:
+    - the probe's lag: each of a bank of delay-and-lag guesses foretells the readings' changes
+      through its own lag, and the one that foretells them best is trusted (the knees at the
+      start and end of every heating tell them apart); until the readings say otherwise it
       assumes still water, the cautious case;
-    - the basin's heating rate (its litres) and its losses, by recursive least squares of the
-      readings' changes over 10-s blocks against the heat as each guess's probe sees it.
+    - the basin's heating rate (its litres) and its losses, fitted through each guess by
+      recursive least squares of the readings' changes over 10-s blocks against the heat, and
+      the time the losses have acted, as that guess's probe sees them.
     The estimate of the water now is the smoothed reading plus what the trusted guess says the
-    probe has not yet seen (the heat of the last lag, less its losses): a Smith predictor, so
-    no steady error. A change no guess explains (a fresh fill) is a disturbance, and nothing is
-    learnt from it.
+    probe has not seen yet (the heat of the last lag, less its losses): a Smith predictor, so
+    no steady error. A change no guess foresaw (feet no one announced, a fresh fill) is a
+    disturbance, and nothing is learnt from it.
 
-    Warming runs at full power until the predicted peak of the water, counting the heat still
-    in the element and the uncertainty of the fitted rate, reaches the target less
-    `warm_margin_c`. Holding is done in pulses, one each `3600 / max_closures_per_h` s at most.
-    Each pulse's length is chosen on a forecast: the one that keeps the water closest to the
-    target, on average, until the next pulse can start, with the water's peak within
-    `peak_cap_c` of the target and the reading forecast to stay below its limit (the target +
-    ABOVE_TARGET_C, never the ceiling) through the pulse and at the next start.
+    Warming runs at full power until the predicted peak of the water (the heat still in the
+    element, less the losses), plus WARM_SIGMAS deviations of what the fitted rates leave
+    uncertain, reaches the target less `warm_margin_c`. A steady warm-up shows the heating
+    less the losses, not each: the first one's end is their first sight apart, so no pulse
+    follows until the probe has seen it. Holding is done in pulses, one each
+    `3600 / max_closures_per_h` s; water found far below the target (FAR_C) is warmed as soon
+    as the relay allows, within the hour's budget. Each pulse's length is chosen on a forecast:
+    the one that keeps the water closest to the target, on average, until the next pulse can
+    start, with the water's peak within `peak_cap_c` of the target and the reading forecast to
+    stay below its limit (the target + ABOVE_TARGET_C, never the ceiling) through the pulse and
+    at the next start. Both limits are the supervisor's: the law keeps clear of them rather
+    than leaning on them.
 
-    Feet going in (`feet_in`) are a known disturbance at a known moment: the law assumes they
-    take `feet_j` with a time constant of `feet_tau_s`, heats at once (a closure outside the
-    pulses' pacing, within the budget), and scales that assumption by what the readings show.
+    Feet going in (`feet_in`, the tap that starts the soak) are a known disturbance at a known
+    moment: the law assumes they take `feet_j` (about 2 kg of feet and ankles, 3.5 kJ/kg/K,
+    warming some 6 C at the skin: 40 kJ) with a time constant of `feet_tau_s`, heats at once,
+    and scales that assumption by what the readings show (0.25-3 times, the assumption worth
+    FEET_SPREAD); what they keep drawing afterwards is learnt as a loss.
     """
 
     DELAYS_S = (0.0, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 75.0)
@@ -236,19 +237,19 @@ class HeaterControl:
     SETTLED = 3.0  # ...and one explained within this many again is the disturbance over
     QUIET_MAX_S = 600.0  # however long it seems to last, learning resumes after this
     HUBER = 3.0  # an error beyond this many deviations moves the rates as one this size would
-    RATE_SPREAD, LOSS_SPREAD = 0.3, 0.6  # the prior's relative uncertainty: litres, losses
+    RATE_SPREAD, LOSS_SPREAD, FEET_SPREAD = 0.3, 0.6, 0.5  # the priors': litres, losses, feet
     # Within physics, against the prior: half to twice the litres; an open basin always loses
-    # heat at 38 C, more the warmer it is, and never ten times what the reference one does.
+    # heat at 38 C, more the warmer it is, and never five times what the reference one does.
     BOUNDS = ((0.5, 2.0), (0.2, 5.0), (0.0, 5.0))
-    FEET_SPREAD = 0.5  # ...and the feet's heat
     FEET_NOISE_C = 0.05  # the misfit of a block while they do: the model's own errors at a knee
     FEET_QUIET = 3.0  # the feet's time constants learning waits for (5 % of their heat left)
-    WARM_SIGMAS = 1.5  # warming stops this many deviations of the peak short of the target
+    WARM_SIGMAS = 1.0  # warming stops this many deviations of the peak short of the target
     FAR_C = 0.6  # the water this far below: warming (or recovering), not holding
     FORECAST_STEP_S = 2.0
     GUARD_C = 0.1  # the forecast reading stays this far below its limit (1/16 C steps, noise)
     USEFUL_PULSE = 0.5  # of the pulse that replaces a cycle's losses: shorter wastes a closure
     WAIT_S = 120.0  # how much longer than the pacing a planned cycle may last
+    PLAN_STRIDE = 3  # the pulse lengths first tried are this many forecast steps apart
 
     def __init__(self, *, heater_w: float = 500.0, litres: float = 5.0, min_on_s: float = MIN_ON_S,
                  min_off_s: float = MIN_OFF_S, max_closures_per_h: float = 30.0,
@@ -274,7 +275,7 @@ class HeaterControl:
         self._prior = (rate, loss, cooling)
         spreads = (self.RATE_SPREAD, self.LOSS_SPREAD, self.LOSS_SPREAD)
         self._prior_var = [(s * p) ** 2 for s, p in zip(spreads, self._prior, strict=True)]
-        cov = [[self._prior_var[i] if i == j else 0.0 for j in range(3)] for i in range(3)]
+        cov = (self._prior_var[0], 0.0, 0.0, self._prior_var[1], 0.0, self._prior_var[2])
         self._guesses = [
             _ProbeGuess(d, t, list(self._prior), cov, 0.0 if (d, t) == self.STILL_GUESS else self.PRIOR_SCORE)
             for d in self.DELAYS_S for t in self.TAUS_S]
@@ -406,8 +407,9 @@ class HeaterControl:
         heat_j += self._heat_j - guess.smooth[0]
         time_s += self._now_s - self._started_s - guess.smooth[2]
         g = (heat_j, -time_s, -time_s * self._excess_c)
-        cov = guess.cov
-        var = sum(g[i] * cov[i][j] * g[j] for i in range(3) for j in range(3))
+        c00, c01, c02, c11, c12, c22 = guess.cov
+        var = (g[0] * (c00 * g[0] + 2 * (c01 * g[1] + c02 * g[2])) + g[1] * (c11 * g[1] + 2 * c12 * g[2])
+               + c22 * g[2] * g[2])
         return math.sqrt(max(var, 0.0))
 
     def _coast_deviation_c(self) -> float:
@@ -436,28 +438,57 @@ class HeaterControl:
         the forecast reading is below its limit less GUARD_C. The reading must also stay below
         that through the pulse, the water below the target while the relay is closed (the
         estimate's rule), and the water's peak within peak_cap_c, counting its uncertainty as
-        warming does. None when not even a minimum pulse fits."""
+        warming does. None when not even a minimum pulse fits.
+
+        A longer pulse only warms the forecast, so the longest that fits is found by halving;
+        the best below it on a coarse grid, then refined (a tick on a Pi stays short)."""
         forecast = self._forecast(self.cycle_s + self.WAIT_S)
         step_s = self.FORECAST_STEP_S
+        shortest = max(math.ceil(self.relay.min_on_s / step_s), 1)
+        low, high = shortest - 1, int(self.cycle_s / step_s)  # low fits (0: none), high + 1 not
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self._pulse_cost(forecast, middle, aim_c, limit_c) is None:
+                high = middle - 1
+            else:
+                low = middle
+        if low < shortest:
+            return None
+        costs = {}
+
+        def cost(steps: int) -> float:
+            if steps not in costs:
+                costs[steps] = self._pulse_cost(forecast, steps, aim_c, limit_c)
+            return costs[steps]
+
+        stride = self.PLAN_STRIDE
+        coarse = min(range(shortest, low + 1, stride), key=cost)
+        best = min(range(max(shortest, coarse - stride + 1), min(low, coarse + stride - 1) + 1), key=cost)
+        return best * step_s if cost(best) < math.inf else None
+
+    def _pulse_cost(self, forecast: _Forecast, steps: int, aim_c: float, limit_c: float) -> float | None:
+        """The mean square of the forecast water's error with a pulse of `steps` forecast steps,
+        from now until the next pulse can start (inf: it never can within the forecast); None
+        when the pulse breaks a rule (see _plan_pulse_s)."""
+        on_s = steps * self.FORECAST_STEP_S
+        deviation_c = self._deviation_c(self.heater_w * on_s + self._element_w * self.element_tau_s,
+                                        on_s + self.element_tau_s)
+        peak_max_c = aim_c + self.peak_cap_c - self.WARM_SIGMAS * deviation_c
         limit_c -= self.GUARD_C
-        first = math.ceil(self.cycle_s / step_s) - 1  # the forecast's index at the next pulse
-        best_s, best_cost = None, math.inf
-        steps = max(math.ceil(self.relay.min_on_s / step_s), 1)
-        while steps * step_s <= self.cycle_s:
-            water, reading = forecast.pulse(steps)
-            on_s = steps * step_s
-            deviation_c = self._deviation_c(self.heater_w * on_s + self._element_w * self.element_tau_s,
-                                            on_s + self.element_tau_s)
-            if (max(water) + self.WARM_SIGMAS * deviation_c > aim_c + self.peak_cap_c
-                    or max(reading[:steps + 1]) >= limit_c or max(water[:steps]) >= aim_c):
-                break
-            after = next((k for k in range(first, len(reading)) if reading[k] < limit_c), None)
-            if after is not None:
-                cost = sum((w - aim_c) ** 2 for w in water[:after + 1]) / (after + 1)
-                if cost < best_cost:
-                    best_s, best_cost = on_s, cost
-            steps += 1
-        return best_s
+        first = math.ceil(self.cycle_s / self.FORECAST_STEP_S) - 1  # the index of the next pulse
+        wf, rf, ws, rs = forecast.water, forecast.reading, forecast.water_step, forecast.reading_step
+        total, after = 0.0, None
+        for k in range(len(wf)):
+            water = wf[k] + ws[k] - (ws[k - steps] if k >= steps else 0.0)
+            reading = rf[k] + rs[k] - (rs[k - steps] if k >= steps else 0.0)
+            if water > peak_max_c or (k < steps and water >= aim_c) or (k <= steps and reading >= limit_c):
+                return None
+            if after is None:
+                total += (water - aim_c) ** 2
+                if k >= first and reading < limit_c:
+                    after = k
+        return math.inf if after is None else total / (after + 1)
+
 
     def _forecast(self, horizon_s: float) -> _Forecast:
         """The water and the reading every FORECAST_STEP_S over the horizon (see _Forecast):
@@ -630,11 +661,13 @@ class HeaterControl:
         for guess, before in samples:
             now = guess.sample
             heat, feet, loss_s = now[0] - before[0], now[1] - before[1], now[2] - before[2]
-            x = (heat - self._feet_scale * feet, -loss_s, -loss_s * excess_c)
-            th, cov = guess.theta, guess.cov
-            px = [cov[i][0] * x[0] + cov[i][1] * x[1] + cov[i][2] * x[2] for i in range(3)]
-            spread = noise2 + x[0] * px[0] + x[1] * px[1] + x[2] * px[2]
-            error = change_c - (th[0] * x[0] + th[1] * x[1] + th[2] * x[2])
+            x0, x1, x2 = x = (heat - self._feet_scale * feet, -loss_s, -loss_s * excess_c)
+            c00, c01, c02, c11, c12, c22 = guess.cov
+            px = (c00 * x0 + c01 * x1 + c02 * x2, c01 * x0 + c11 * x1 + c12 * x2,
+                  c02 * x0 + c12 * x1 + c22 * x2)
+            spread = noise2 + x0 * px[0] + x1 * px[1] + x2 * px[2]
+            th = guess.theta
+            error = change_c - (th[0] * x0 + th[1] * x1 + th[2] * x2)
             rows.append((guess, x, px, spread, error, feet))
         surprise = min(error * error / spread for _, _, _, spread, error, _ in rows)
         if now_s < self._quiet_until_s:
@@ -666,17 +699,15 @@ class HeaterControl:
         limit = self.HUBER * math.sqrt(spread)
         error = min(limit, max(-limit, error))
         gain = [p / spread for p in px]
-        th, cov = guess.theta, guess.cov
-        for i in range(3):
-            th[i] += gain[i] * error
-            for j in range(3):
-                cov[i][j] = (cov[i][j] - gain[i] * px[j]) / forget
-        for i, (low, high) in enumerate(self.BOUNDS):
-            th[i] = min(high * self._prior[i], max(low * self._prior[i], th[i]))
-        scale = [min(1.0, math.sqrt(self._prior_var[i] / max(cov[i][i], 1e-300))) for i in range(3)]
-        for i in range(3):
-            for j in range(3):
-                cov[i][j] *= scale[i] * scale[j]
+        guess.theta = [min(high * prior, max(low * prior, value + g * error)) for value, g, prior, (low, high)
+                       in zip(guess.theta, gain, self._prior, self.BOUNDS, strict=True)]
+        (g0, g1, g2), (p0, p1, p2) = gain, px
+        c00, c01, c02, c11, c12, c22 = guess.cov
+        c00, c01, c02 = (c00 - g0 * p0) / forget, (c01 - g0 * p1) / forget, (c02 - g0 * p2) / forget
+        c11, c12, c22 = (c11 - g1 * p1) / forget, (c12 - g1 * p2) / forget, (c22 - g2 * p2) / forget
+        s0, s1, s2 = (min(1.0, math.sqrt(var / max(c, 1e-300)))
+                      for var, c in zip(self._prior_var, (c00, c11, c22), strict=True))
+        guess.cov = (c00 * s0 * s0, c01 * s0 * s1, c02 * s0 * s2, c11 * s1 * s1, c12 * s1 * s2, c22 * s2 * s2)
 
     def _fit_feet(self, rows, change_c: float) -> None:
         """While the feet take their heat, fit how much of the assumed heat they take: the
