@@ -47,7 +47,7 @@ WATER_J_PER_L_K = 4186.0
 HEATING_WINDOW_S = 90.0  # heater-on time allowed without...
 HEATING_RISE_C = 0.2  # ...this rise above the lowest reading
 PROBE_LAG_S = 70.0  # still water: 40 s mixing delay + 30 s probe time constant
-HEATING_OFF_WEIGHT = 2.0  # an off second cancels this many on seconds (see _HeatingCheck)
+HEATING_OFF_WEIGHT = 4.0  # an off second cancels this many on seconds (see _HeatingCheck)
 STUCK_RATE_C_PER_MIN = 0.5  # heater commanded off, yet rising faster than this...
 STUCK_WINDOW_S = 120.0  # ...for this long = stuck relay
 STUCK_STEADY = 0.5  # ...and not slowing to less than this part of its fastest (_relay_stuck)
@@ -365,7 +365,8 @@ class _HeatingCheck:
 
     Holding the target needs the heater on only part of the time, with no rise to show for
     it; so each second off takes HEATING_OFF_WEIGHT seconds off both counts, and the episode
-    ends when its count runs out. A hold at up to 2/3 duty never builds up; heating flat out
+    ends when its count runs out. A hold at up to 4/5 duty never builds up (a weak heater in
+    a large, pumped basin needs three quarters of the time to hold 39.5 C); heating flat out
     counts second for second, as DESIGN.md states the rule. An episode counts up to its lag
     allowance and window only, so that after a long warm-up an off time as long as the lag
     gives the next heating its allowance again. (A probe cooling in the air keeps making new
