@@ -227,7 +227,7 @@ class HeaterControl:
     DELAYS_S = (0.0, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 75.0)
     TAUS_S = (5.0, 10.0, 20.0, 30.0, 40.0)
     STILL_GUESS = (45.0, 30.0)  # assumed until the readings say otherwise: the cautious one
-    PRIOR_SCORE = 0.5  # noise variances against the other guesses: one knee outweighs it
+    PRIOR_SCORE = 0.1  # noise variances against the other guesses: one knee outweighs it
     SMOOTH_S = 5.0  # the readings' smoothing (the sensor's 1/16 C steps and noise)
     BLOCK_S = 10.0  # the fit's sampling: long enough for the readings to move
     BLOCK_NOISE_C = 0.015  # the noise of the smoothed reading's change over a block (0.011 measured)

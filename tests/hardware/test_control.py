@@ -337,7 +337,7 @@ def test_a_basin_unlike_the_reference_still_does_not_overshoot_much(params):
 # Baths of the benchmark's sweep, wired as the controller wires the law (supervisor, session,
 # feet tapped in a minute after Ready): still water at the 40 C ceiling, still and stirred
 # water with feet, a small basin with a strong heater. None of them was tuned on.
-SWEEP_BATHS = {8: "still, 40 C", 11: "stirred, feet", 18: "still, feet", 44: "4.5 L, 974 W"}
+SWEEP_BATHS = {8: "still, 40 C", 11: "stirred, feet", 18: "still, feet", 45: "4.4 L, 861 W"}
 
 
 @pytest.fixture(scope="module")
