@@ -356,6 +356,8 @@ class HeaterControl:
             self._quiet_until_s = max(self._quiet_until_s, now_s + quiet_s)
 
     def _decide(self, now_s: float, water_c: float, aim_c: float, limit_c: float) -> bool:
+        """What the law wants once the safety rules allow heat: go on warming or with a planned
+        pulse, warm water found far below at once, or start a pulse when the pacing allows."""
         peak_c = self._peak_c()
         reach_c = peak_c + self.WARM_SIGMAS * self._coast_deviation_c()
         resuming = not self.relay.on and self.relay.interrupted(now_s)
@@ -387,6 +389,7 @@ class HeaterControl:
         return True
 
     def _loss_w(self, water_c: float) -> float:
+        """The losses at water_c as the trusted guess's rates have them (at least 1 W)."""
         rate, loss, cooling = self._best.theta
         return max((loss + cooling * (water_c - REFERENCE_C)) / rate, 1.0)
 
@@ -445,7 +448,7 @@ class HeaterControl:
         forecast = self._forecast(self.cycle_s + self.WAIT_S)
         step_s = self.FORECAST_STEP_S
         shortest = max(math.ceil(self.relay.min_on_s / step_s), 1)
-        low, high = shortest - 1, int(self.cycle_s / step_s)  # low fits (0: none), high + 1 not
+        low, high = shortest - 1, int(self.cycle_s / step_s)  # the longest that fits is in low..high
         while low < high:
             middle = (low + high + 1) // 2
             if self._pulse_cost(forecast, middle, aim_c, limit_c) is None:
@@ -488,7 +491,6 @@ class HeaterControl:
                 if k >= first and reading < limit_c:
                     after = k
         return math.inf if after is None else total / (after + 1)
-
 
     def _forecast(self, horizon_s: float) -> _Forecast:
         """The water and the reading every FORECAST_STEP_S over the horizon (see _Forecast):
