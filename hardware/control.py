@@ -209,19 +209,21 @@ class HeaterControl:
     uncertain, reaches the target less `warm_margin_c`. A steady warm-up shows the heating
     less the losses, not each: the first one's end is their first sight apart, so no pulse
     follows until the probe has seen it. Holding is done in pulses, one each
-    `3600 / max_closures_per_h` s; water found far below the target (FAR_C) is warmed as soon
-    as the relay allows, within the hour's budget. Each pulse's length is chosen on a forecast:
-    the one that keeps the water closest to the target, on average, until the next pulse can
-    start, with the water's peak within `peak_cap_c` of the target and the reading forecast to
-    stay below its limit (the target + ABOVE_TARGET_C, never the ceiling) through the pulse and
-    at the next start. Both limits are the supervisor's: the law keeps clear of them rather
-    than leaning on them.
+    `3600 / max_closures_per_h` s; water found far below the target (FAR_C; RECOVER_C while
+    feet take their heat) is warmed as soon as the relay allows, within the hour's budget.
+    Each pulse's length is chosen on a forecast: the one that keeps the water closest to the
+    target, on average, until the next pulse can start, with the water's peak within
+    `peak_cap_c` of the target and the reading forecast to stay below its limit (the target +
+    ABOVE_TARGET_C, never the ceiling) through the pulse and at the next start. Both limits
+    are the supervisor's: the law keeps clear of them rather than leaning on them.
 
     Feet going in (`feet_in`, the tap that starts the soak) are a known disturbance at a known
     moment: the law assumes they take `feet_j` (about 2 kg of feet and ankles, 3.5 kJ/kg/K,
-    warming some 6 C at the skin: 40 kJ) with a time constant of `feet_tau_s`, heats at once,
-    and scales that assumption by what the readings show (0.25-3 times, the assumption worth
-    FEET_SPREAD); what they keep drawing afterwards is learnt as a loss.
+    warming some 6 C at the skin: 40 kJ) with a time constant of `feet_tau_s`, and heats at
+    once. Feet differ (a child's take half that), so until the probe shows their draw the
+    warming counts their heat as uncertain by FEET_SPREAD and stops that much short; the
+    readings then scale the assumption (0.25-3 times) and the rest is made up. What they keep
+    drawing afterwards is learnt as a loss.
     """
 
     DELAYS_S = (0.0, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 75.0)
@@ -245,6 +247,7 @@ class HeaterControl:
     FEET_QUIET = 3.0  # the feet's time constants learning waits for (5 % of their heat left)
     WARM_SIGMAS = 1.0  # warming stops this many deviations of the peak short of the target
     FAR_C = 0.6  # the water this far below: warming (or recovering), not holding
+    RECOVER_C = 0.3  # ...and while the feet take their heat, this far (what Ready allows)
     FORECAST_STEP_S = 2.0
     GUARD_C = 0.1  # the forecast reading stays this far below its limit (1/16 C steps, noise)
     USEFUL_PULSE = 0.5  # of the pulse that replaces a cycle's losses: shorter wastes a closure
@@ -376,7 +379,8 @@ class HeaterControl:
             return now_s < self._pulse_end_s and reach_c < aim_c + self.peak_cap_c
         if not self.relay.can_close(now_s) or water_c >= limit_c - self.GUARD_C:
             return False
-        if reach_c < aim_c - max(self.FAR_C, 2 * self._half_band_c()):
+        recovering = self._feet_s is not None and now_s < self._quiet_until_s
+        if reach_c < aim_c - (self.RECOVER_C if recovering else max(self.FAR_C, 2 * self._half_band_c())):
             self._pulse_end_s = None  # warming, or making up for the feet: no pacing
             return True
         paced = self.relay.closed_s is None or now_s - self.relay.closed_s >= self.cycle_s
@@ -417,8 +421,15 @@ class HeaterControl:
 
     def _coast_deviation_c(self) -> float:
         """The predicted peak's uncertainty if the relay opens now: the element's stored heat
-        comes over about its time constant."""
-        return self._deviation_c(self._element_w * self.element_tau_s, self.element_tau_s)
+        comes over about its time constant; and the feet's heat the probe has not shown yet,
+        as far as the readings have told their share (at first, the assumption's own spread)."""
+        rates_c = self._deviation_c(self._element_w * self.element_tau_s, self.element_tau_s)
+        if self._feet_s is None:
+            return rates_c
+        _, sum_ff = self._feet_fit
+        scale_sd = 1 / math.sqrt(1 / self.FEET_SPREAD ** 2 + sum_ff / self.FEET_NOISE_C ** 2)
+        feet_c = self._best.theta[0] * (self.feet_j - self._best.smooth[1]) * scale_sd  # not yet seen
+        return math.hypot(rates_c, feet_c)
 
     def _peak_c(self) -> float:
         """The water's highest if the relay opens now: on the element's stored heat, less the
