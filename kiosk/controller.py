@@ -84,7 +84,8 @@ class Controller:
         rig.all_off()
 
     def _new_law(self) -> HeaterControl:
-        return HeaterControl(heater_w=self.config.bath.heater_w, litres=self.config.bath.litres)
+        bath = self.config.bath
+        return HeaterControl(heater_w=bath.heater_w, litres=bath.litres, ceiling_c=bath.ceiling_c)
 
     # -- the control loop -------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from hardware import safety as s
 from hardware.simbath import SIM_SAFETY_RELAY
 from hardware.w1file import SIMULATED_CHECK_ID, SIMULATED_SENSOR_ID
 from routines.runner import NO_READING
-from tests.kiosk.test_service import NO_CLEANING, Bath, Baths
+from tests.kiosk.test_service import NO_CLEANING, Bath, Baths, local_routine, routine_yaml
 
 
 @pytest.fixture
@@ -123,6 +123,23 @@ def test_a_basin_that_settles_at_the_target_says_ready(make_bath):
     bath.to_phase("heating")
     status = bath.until(lambda st: st["phase"] == "ready", within_s=300, what="ready")
     assert abs(status["water_c"] - status["target_c"]) <= 0.5
+
+
+def test_a_lowered_ceiling_holds_the_heat_below_it_when_the_target_is_at_it(make_bath):
+    """The config's ceiling reaches the control law as well as the supervisor: with a routine at
+    the ceiling, the law keeps its own limits under it rather than leaning on the veto."""
+    lowered = NO_CLEANING + "bath:\n  ceiling_c: 37.0\n"
+    local_routine(make_bath.config(lowered), routine_yaml("Mine", 600, "Toe rotation", target_c=37.0))
+    bath = make_bath(lowered, water_c=33.0)
+    assert bath.controller.law.ceiling_c == 37.0
+    bath.start("mine")
+    status = bath.to_phase("soaking")
+    for _ in range(400):
+        status = bath.step()
+        assert not (status["heater"] and status["water_c"] >= 37.0), status
+        reasons = bath.controller.verdict.reasons  # the law never asked for heat at the ceiling
+        assert not (s.AT_CEILING in reasons and s.NOT_WANTED not in reasons), reasons
+    assert not status["faults"]
 
 
 # -- the second line of defence -------------------------------------------------------------------
