@@ -46,7 +46,7 @@ SETTLED_C_PER_S = 0.05
 HEADING_S = 30.0
 # Feet going in take a degree or two from the water (announced by the tap that starts the
 # soak); while the heater makes it up, only a deeper dip pauses the countdown.
-FEET_SETTLE_S, FEET_BAND_C = 180.0, 2.0
+FEET_SETTLE_S, FEET_BAND_C = 300.0, 2.0
 EXTEND_S = 60
 
 # Why a countdown is not running (the touchscreen words each one).
@@ -331,7 +331,10 @@ class Session:
         if self.water_c is None:
             return NO_READING
         feet_settling = self.stage == 0 and self.elapsed_s < FEET_SETTLE_S
-        if self.water_c < self.target_c - (FEET_BAND_C if feet_settling else SOAK_BAND_C):
+        cold_c = self.target_c - (FEET_BAND_C if feet_settling else SOAK_BAND_C)
+        # Cold only if the heater control's estimate agrees: after feet go in, a lagging probe
+        # shows the dip for a minute after the heat has made it up.
+        if self.water_c < cold_c and (self.estimate_c is None or self.estimate_c < cold_c):
             return WATER_COLD
         if self.water_c > self.target_c + SOAK_BAND_C:
             return WATER_HOT

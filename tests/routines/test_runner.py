@@ -245,6 +245,17 @@ def test_feet_going_in_may_cool_the_water_by_two_degrees_before_the_countdown_wa
     assert s.snapshot().pause_reason == "water_cold"
 
 
+def test_the_countdown_waits_for_cold_water_only_if_the_heater_controls_estimate_agrees():
+    """After the feet, a lagging probe shows the dip for a minute after the heat made it up."""
+    s = soaking(duration_s=600)
+    s.tick(now_s=10, water_c=35.5, estimate_c=37.6)
+    assert not s.snapshot().paused
+    s.tick(now_s=11, water_c=35.5, estimate_c=35.8)
+    assert s.snapshot().pause_reason == "water_cold"
+    s.tick(now_s=12, water_c=35.5)  # no estimate: the reading alone
+    assert s.snapshot().pause_reason == "water_cold"
+
+
 def test_ready_only_once_the_reading_has_settled():
     s = start()
     s.confirm(now_s=0)
