@@ -558,7 +558,9 @@ def run_sweep(baths: Sequence[SweepBath], *, jobs: int = 1, hold_s: float = HOLD
     one = functools.partial(sweep_one, hold_s=hold_s, feet_run_s=feet_run_s)
     if jobs <= 1 or len(baths) <= 1:
         return [one(bath) for bath in baths]
-    with multiprocessing.Pool(min(jobs, len(baths))) as pool:
+    # Spawned, not forked: a fork of a process with threads running (a test runner's, a
+    # service's) may copy a lock held mid-way and hang.
+    with multiprocessing.get_context("spawn").Pool(min(jobs, len(baths))) as pool:
         return pool.map(one, baths, chunksize=1)
 
 
