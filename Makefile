@@ -9,9 +9,10 @@ STAMP := $(VENV)/.installed
 run: $(STAMP)
 	$(VENV)/bin/footbath run
 
+# A worker per core, each test file kept on one worker (module fixtures, one Kivy window each).
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 coverage: $(STAMP)
 	$(PY) -m pytest -q --cov=routines --cov-report=term-missing tests/routines
