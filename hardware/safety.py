@@ -6,12 +6,14 @@ drives as it is. Pure: time is an argument and nothing here touches a pin, so ea
 tested with hand-made readings and runs unchanged in the simulated bath.
 
 The rules: heat only inside a session, in a heating phase, on a valid reading younger than
-5 s, below the target and the ceiling (40.0 C, or lower from the config), with water in the
-basin and within the session's heater-on budget. Faults: a reading at ceiling + 1 C; no valid
-reading for 10 s, or 30 s of bad readings within 2 minutes; heater on without a rise (the
-heating check); rising with the heater off (stuck relay); and two plausibility rules, a fall
-no water can make (probe out) and a value that never changes (frozen reading); an empty basin
-in a heating phase; the heater-on budget used up.
+5 s, below the ceiling (40.0 C, or lower from the config) and below the target (the reading
+below the target + 0.3 C and the control law's estimate below the target), with water in the
+basin, within the session's heater-on budget, and with a second probe or a safety relay, when
+fitted, in order. Faults: a reading at ceiling + 1 C; no valid reading for 10 s, or 30 s of bad
+readings within 2 minutes; heater on without a rise (the heating check); warming with the
+heater off (stuck relay); two probes that disagree; and two plausibility rules, a fall no water
+can make (probe out) and a value that never changes (frozen reading); an empty basin in a
+heating phase; the heater-on budget used up.
 
 Faults latch. The heater stays off and the session ends until a person acknowledges them
 (`acknowledge`), which is refused while a fault's condition still holds. A new supervisor has
