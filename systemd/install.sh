@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install footbath on Raspberry Pi OS (Bookworm): its users, a venv in /opt/footbath, the
 # config and the routines dir when missing, and the systemd units. Running it again is an
-# update: it never overwrites the staff's config or routines. POSIX sh; see --help.
+# update: it never overwrites the staff's config or routines. With --wheels it needs no
+# network for Python packages (tools/wheels.sh makes the directory). POSIX sh; see --help.
 set -eu
 
 PREFIX=/opt/footbath
@@ -17,6 +18,8 @@ DRY=0
 UNINSTALL=0
 PURGE=0
 SRC=""
+WHEELS=""
+HINT=""  # what to do when the next run fails, said after the failure
 STAFF=${SUDO_USER:-}
 W1_PIN=4
 PYTHON=python3
@@ -36,7 +39,13 @@ a udev rule that lets the kiosk dim the display, and says what the boot config n
 the 1-Wire bus. Run it again to update.
 
 Options:
-  --from PATH     install this checkout or wheel (default: the checkout holding this script)
+  --from PATH     install this checkout or wheel (default: the checkout holding this script;
+                  with --wheels, the footbath wheel in DIR)
+  --wheels DIR    offline: install footbath and every package it needs with pip from the
+                  wheels in DIR only (--no-index --find-links DIR), never from the network.
+                  Make DIR on a machine with network: sh tools/wheels.sh DIR (add
+                  --arch aarch64 for a Raspberry Pi). The Debian packages below still
+                  come from Debian (apt) when missing.
   --extras LIST   the package's extras to install (default: $EXTRAS)
   --staff USER    add USER to the footbath group (default: the user running sudo)
   --w1-pin N      the 1-Wire data pin to suggest for config.txt (default: $W1_PIN)
@@ -50,6 +59,8 @@ Options:
                   journal, the PINs, the config and the routines
   --purge         with --uninstall: delete those too, and the users
   -h, --help      this text
+
+Debian packages it installs when missing: $DEB_PACKAGES
 EOF
 }
 
@@ -72,7 +83,8 @@ quote() {
 run() {
     say "+ $(quote "$@")"
     [ "$DRY" = 1 ] && return 0
-    "$@" || die "failed (exit $?): $(quote "$@")"
+    "$@" || die "failed (exit $?): $(quote "$@")${HINT:+
+  $HINT}"
 }
 keep() { say "= $*"; }
 skip() { reason=$1; shift; say "- $(quote "$@")    # skipped: $reason"; }
@@ -110,6 +122,8 @@ own() {  # own OWNER:GROUP PATH
 while [ $# -gt 0 ]; do
     case $1 in
         --from) [ $# -ge 2 ] || die "--from needs a path"; SRC=$2; shift ;;
+        --wheels) [ $# -ge 2 ] || die "--wheels needs a directory of wheels (tools/wheels.sh makes one)"
+            WHEELS=$2; shift ;;
         --extras) [ $# -ge 2 ] || die "--extras needs a list, e.g. pi"; EXTRAS=$2; shift ;;
         --staff) [ $# -ge 2 ] || die "--staff needs a user name"; STAFF=$2; shift ;;
         --w1-pin) [ $# -ge 2 ] || die "--w1-pin needs a GPIO number"; W1_PIN=$2; shift ;;
@@ -130,6 +144,11 @@ case $W1_PIN in
     *) die "--w1-pin $W1_PIN is not a BCM GPIO number (2-27)" ;;
 esac
 [ "$STAFF" = root ] && STAFF=""
+if [ -n "$WHEELS" ]; then
+    [ -d "$WHEELS" ] || die "--wheels $WHEELS is not a directory: make one on a machine with network" \
+        "with sh tools/wheels.sh DIR and copy it here"
+    WHEELS=$(cd "$WHEELS" && pwd)
+fi
 if [ -n "$ROOT" ]; then
     [ -d "$ROOT" ] || die "--root $ROOT is not a directory"
     ROOT=$(cd "$ROOT" && pwd)
@@ -144,8 +163,49 @@ CONF_DIR=$ROOT/etc/footbath
 
 # -- install ------------------------------------------------------------------------------
 
+# The one footbath wheel in the --wheels directory: what is installed unless --from says.
+wheel_in_dir() {
+    found="" n=0
+    for w in "$WHEELS"/footbath_kiosk-*.whl; do
+        [ -f "$w" ] || continue
+        found=$w n=$((n + 1))
+    done
+    [ "$n" -gt 0 ] || die "$WHEELS has no footbath wheel (footbath_kiosk-*.whl): make the" \
+        "directory with sh tools/wheels.sh DIR in a footbath checkout, or name footbath with --from"
+    [ "$n" = 1 ] || die "$WHEELS holds $n footbath wheels: delete the ones not to install" \
+        "(tools/wheels.sh replaces an older one), or name one with --from"
+    SRC=$found
+}
+
+# The wheels in DIR that carry compiled code must include this machine's Python and
+# processor: a directory made for a PC fails on a Pi, and pip's own error names one package
+# and not the cause.
+wheels_fit() {
+    [ -n "$WHEELS" ] && [ -z "$ROOT" ] || return 0
+    # shellcheck disable=SC2046 # three words
+    set -- $("$PYTHON" -c 'import platform, struct, sys
+machine = platform.machine()
+if machine == "aarch64" and struct.calcsize("P") == 4:
+    machine = "armv7l"  # 32-bit Raspberry Pi OS on a 64-bit kernel
+print("cp%d%d %d.%d %s" % (sys.version_info[:2] * 2 + (machine,)))')
+    compiled=$(for w in "$WHEELS"/*.whl; do printf '%s\n' "${w##*/}"; done \
+        | grep -E -- '-cp[0-9]+-[^-]+-[^-]*linux[^-]*\.whl$' || true)
+    [ -n "$compiled" ] || return 0  # pure Python only: nothing to tell
+    # cp311-cp311 wheels are for one Python; cp38-abi3 ones for that one and newer.
+    versioned=$(printf '%s\n' "$compiled" | grep -- '-\(cp[0-9]*\)-\1-' || true)
+    if printf '%s\n' "$compiled" | grep -q -- "_$3[.]" \
+        && { [ -z "$versioned" ] || printf '%s\n' "$versioned" | grep -q -- "-$1-$1-[^-]*_$3[.]"; }; then
+        return 0
+    fi
+    die "$WHEELS has no wheels for this machine (CPython $2 on $3), e.g." \
+        "$(printf '%s\n' "$compiled" | head -n 1): make it on a machine with network with" \
+        "sh tools/wheels.sh --arch $3 --python-version $2 DIR"
+}
+
 find_source() {
-    [ -n "$SRC" ] || SRC=$(dirname "$HERE")
+    if [ -z "$SRC" ]; then
+        if [ -n "$WHEELS" ]; then wheel_in_dir; else SRC=$(dirname "$HERE"); fi
+    fi
     case $SRC in /*) ;; *) SRC=$(pwd)/$SRC ;; esac
     if [ -d "$SRC" ]; then
         [ -f "$SRC/pyproject.toml" ] \
@@ -160,10 +220,12 @@ find_source() {
     PYTHON=$(command -v "$PYTHON")
     "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
         || die "$PYTHON is older than 3.11: Raspberry Pi OS Bookworm has 3.11"
+    wheels_fit
     command -v systemd-sysusers >/dev/null 2>&1 \
         || die "no systemd-sysusers: install the Debian package systemd"
     command -v systemctl >/dev/null 2>&1 || die "no systemctl: install the Debian package systemd"
     say "footbath install: from $SRC into ${ROOT:-/}$([ "$DRY" = 1 ] && printf ' (dry run: nothing is changed)')"
+    [ -z "$WHEELS" ] || say "footbath install: offline, Python packages from $WHEELS only"
 }
 
 debian_packages() {
@@ -183,9 +245,12 @@ debian_packages() {
         keep "Debian packages installed: $DEB_PACKAGES"
         return
     fi
+    [ -z "$WHEELS" ] || HINT="--wheels brings Python packages only; these are Debian's:$missing. Without
+  network, install them first from .deb files (apt-get install ./NAME.deb ...), then run this again"
     run apt-get update -q
     # shellcheck disable=SC2086 # one word a package
     run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+    HINT=""
 }
 
 users() {
@@ -210,19 +275,29 @@ users() {
 
 software() {
     spec=$SRC
-    [ -z "$EXTRAS" ] || spec="$SRC[$EXTRAS]"
+    [ -z "$EXTRAS" ] || spec="${SRC}[$EXTRAS]"
+    # pip's options: with --wheels, DIR is the only place it looks.
+    set -- --disable-pip-version-check
+    [ -z "$WHEELS" ] || set -- "$@" --no-index --find-links "$WHEELS"
     if [ -n "$ROOT" ]; then
         # No venv and no pip under --root: a launcher stands in for the venv's command.
         skip "--root" "$PYTHON" -m venv "$VENV"
-        skip "--root" "$VENV/bin/pip" install --upgrade "$spec"
+        skip "--root" "$VENV/bin/pip" install "$@" --upgrade "$spec"
         write 0755 "$ROOT$VENV/bin/footbath" \
             '#!/bin/sh' \
             "# Written by install.sh --root: runs footbath from $SRC (no venv under --root)." \
             "PYTHONPATH=$(quote "$SRC") exec $(quote "$PYTHON") -m kiosk.cli \"\$@\""
     else
         if [ -x "$VENV/bin/python" ]; then keep "$VENV exists"; else run "$PYTHON" -m venv "$VENV"; fi
+        [ -z "$WHEELS" ] || HINT="a wheel pip needs is not in $WHEELS: make the directory again on a
+  machine with network with sh tools/wheels.sh DIR (--arch aarch64 for a Raspberry Pi)"
         # pip reinstalls a checkout every time, so this is also the update.
-        run "$VENV/bin/pip" install --disable-pip-version-check --upgrade "$spec"
+        run "$VENV/bin/pip" install "$@" --upgrade "$spec"
+        case $SRC in
+            *.whl) same_version_wheel "$@" ;;
+            *) if [ -e "$VENV/footbath-wheel.sha256" ]; then run rm -f "$VENV/footbath-wheel.sha256"; fi ;;
+        esac
+        HINT=""
     fi
     link=$ROOT/usr/local/bin/footbath
     if [ -L "$link" ] && [ "$(readlink "$link")" = "$VENV/bin/footbath" ]; then
@@ -233,6 +308,20 @@ software() {
         [ -d "$ROOT/usr/local/bin" ] || run mkdir -p "$ROOT/usr/local/bin"
         run ln -sfn "$VENV/bin/footbath" "$link"
     fi
+}
+
+# pip leaves footbath alone when the wheel has the version already installed, so a wheel
+# rebuilt from newer code at an unchanged version would not be installed: install it over
+# the old one unless the venv holds this very wheel (its checksum, kept beside the venv).
+same_version_wheel() {
+    stamp=$VENV/footbath-wheel.sha256
+    sum=$(sha256sum "$SRC" | cut -d ' ' -f 1)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
+        keep "$VENV has footbath from this very wheel (sha256 $sum)"
+        return
+    fi
+    run "$VENV/bin/pip" install "$@" --no-deps --force-reinstall "$SRC"
+    write 0644 "$stamp" "$sum"
 }
 
 staff_files() {

@@ -2,12 +2,15 @@
 and the config file it installs."""
 
 import dataclasses
+import hashlib
 import os
+import platform
 import re
 import shutil
 import subprocess
 import sys
 import typing
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -28,14 +31,14 @@ def shell() -> str:
     return shutil.which("dash") or "sh"
 
 
-def install(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def install(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     for tool in ("systemd-sysusers", "systemctl"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is missing: the installer needs it; install the Debian package systemd")
     environment = {k: v for k, v in os.environ.items() if k != "SUDO_USER"}
     environment.update(env or {})
     return subprocess.run([shell(), str(SCRIPT), "--python", sys.executable, *args], capture_output=True,
-                          text=True, timeout=120, env=environment)
+                          text=True, timeout=120, env=environment, cwd=cwd)
 
 
 def installed(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -183,7 +186,8 @@ def test_bad_options_are_refused_before_anything_happens(tmp_path, args, message
 def test_help():
     done = install("--help")
     assert done.returncode == 0
-    for option in ("--root DIR", "--dry-run", "--uninstall", "--purge", "--from PATH", "--staff USER"):
+    for option in ("--root DIR", "--dry-run", "--uninstall", "--purge", "--from PATH", "--staff USER",
+                   "--wheels DIR"):
         assert option in done.stdout
 
 
@@ -203,7 +207,8 @@ def test_a_dry_run_into_a_tree_prints_every_action_and_changes_nothing(tmp_path)
                    f"+ install -D -m 0644 {REPO}/systemd/footbath.service "
                    f"{tmp_path}/etc/systemd/system/footbath.service",
                    f"+ systemctl --root={tmp_path} enable footbath.service footbath-kiosk.service",
-                   "- /opt/footbath/venv/bin/pip install --upgrade", "# skipped: --root",
+                   "- /opt/footbath/venv/bin/pip install --disable-pip-version-check --upgrade",
+                   "# skipped: --root",
                    "dtoverlay=w1-gpio,gpiopin=4"):
         assert action in out
 
@@ -222,6 +227,148 @@ def test_a_dry_run_on_this_system_changes_nothing(tmp_path):
                    f"'{REPO}[pi,mqtt]'",
                    "+ systemctl daemon-reload", "+ systemctl enable footbath.service footbath-kiosk.service"):
         assert action in out
+
+
+# -- offline: a directory of wheels (--wheels) -----------------------------------------------
+
+FOOTBATH_WHEEL = "footbath_kiosk-0.1.0-py3-none-any.whl"
+CP = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+HERE_KIVY = f"Kivy-2.3.1-{CP}-{CP}-manylinux_2_17_{platform.machine()}.manylinux2014_{platform.machine()}.whl"
+PIP = "/opt/footbath/venv/bin/pip install --disable-pip-version-check"
+
+
+def wheel_dir(path: Path, *names: str) -> Path:
+    """A wheel directory as tools/wheels.sh leaves one; the files are stand-ins, never installed here
+    (the installer's pip only runs outside --root and --dry-run)."""
+    path.mkdir(parents=True)
+    for name in names:
+        (path / name).write_bytes(f"stand-in for {name}".encode())
+    return path
+
+
+def footbath_zip(path: Path) -> Path:
+    """footbath's packages zipped under a wheel's name: enough for the --root launcher to run."""
+    with zipfile.ZipFile(path, "w") as whl:
+        for package in ("kiosk", "routines", "hardware"):
+            for file in sorted((REPO / package).rglob("*")):
+                if file.is_file() and "__pycache__" not in file.parts:
+                    whl.write(file, str(file.relative_to(REPO)))
+    return path
+
+
+def test_a_dry_run_with_a_wheel_directory_installs_footbath_and_everything_from_it_alone(tmp_path):
+    wheels = wheel_dir(tmp_path / "wheels", FOOTBATH_WHEEL, HERE_KIVY)
+    done = install("--dry-run", "--wheels", "wheels", cwd=tmp_path)  # relative: made absolute
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    wheel = wheels / FOOTBATH_WHEEL
+    assert f"footbath install: from {wheel} into / (dry run" in out
+    assert f"footbath install: offline, Python packages from {wheels} only" in out
+    offline = f"{PIP} --no-index --find-links {wheels}"
+    assert f"+ {offline} --upgrade '{wheel}[pi,mqtt]'" in out
+    # The same version as one installed before is installed all the same: a rebuilt wheel.
+    assert f"+ {offline} --no-deps --force-reinstall {wheel}" in out
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert f"+ write /opt/footbath/venv/footbath-wheel.sha256 (mode 0644):\n    {digest}\n" in out
+    pip = [a for a in actions(out) if "/pip " in a]
+    assert len(pip) == 2 and all(offline in a for a in pip)
+
+
+def test_with_a_wheel_directory_from_still_names_footbath(tmp_path):
+    wheels = wheel_dir(tmp_path / "wheels", HERE_KIVY)  # no footbath wheel needed: --from gives it
+    done = install("--dry-run", "--wheels", str(wheels), "--from", str(REPO), "--extras", "pi")
+    assert done.returncode == 0, done.stderr
+    # A checkout is built by pip with setuptools and wheel from DIR (tools/wheels.sh puts them there).
+    assert f"+ {PIP} --no-index --find-links {wheels} --upgrade '{REPO}[pi]'" in done.stdout
+    assert "--force-reinstall" not in done.stdout
+
+
+def test_a_tree_installed_from_a_wheel_directory_runs_footbath_from_its_wheel(tmp_path):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    wheel = footbath_zip(wheels / FOOTBATH_WHEEL)
+    root = tmp_path / "root"
+    root.mkdir()
+    done = installed(root, "--wheels", str(wheels))
+    assert (f"- {PIP} --no-index --find-links {wheels} --upgrade '{wheel}[pi,mqtt]'    # skipped: --root"
+            in done.stdout)
+    launcher = root / "opt/footbath/venv/bin/footbath"
+    assert f"PYTHONPATH={wheel} " in launcher.read_text()
+    ran = subprocess.run([str(launcher), "--help"], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": ""})
+    assert ran.returncode == 0 and "usage: footbath" in ran.stdout, ran.stderr
+    assert [a.split()[1] for a in actions(installed(root, "--wheels", str(wheels)).stdout)] == [
+        "systemd-sysusers", "systemctl"]  # a second run changes nothing here either
+
+
+@pytest.mark.parametrize(("names", "message"), [
+    (None, "is not a directory: make one on a machine with network with sh tools/wheels.sh DIR"),
+    ((), "has no footbath wheel (footbath_kiosk-*.whl): make the directory with sh tools/wheels.sh"),
+    ((FOOTBATH_WHEEL, "footbath_kiosk-0.0.9-py3-none-any.whl"), "holds 2 footbath wheels"),
+])
+def test_a_wheel_directory_without_one_footbath_wheel_is_refused(tmp_path, names, message):
+    wheels = tmp_path / "wheels" if names is None else wheel_dir(tmp_path / "wheels", *names)
+    root = tmp_path / "root"
+    root.mkdir()
+    done = install("--root", str(root), "--wheels", str(wheels))
+    assert done.returncode == 1 and message in done.stderr
+    assert list(root.iterdir()) == []
+
+
+@pytest.mark.parametrize("kivy", [
+    f"Kivy-2.3.1-{CP}-{CP}-manylinux_2_17_otherarch.manylinux2014_otherarch.whl",  # another machine
+    f"Kivy-2.3.1-cp39-cp39-manylinux_2_17_{platform.machine()}.whl",  # another Python
+])
+def test_a_wheel_directory_for_another_machine_is_refused_before_anything(tmp_path, kivy):
+    wheels = wheel_dir(tmp_path / "wheels", FOOTBATH_WHEEL, kivy)
+    done = install("--dry-run", "--wheels", str(wheels))
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert done.returncode == 1, done.stdout
+    assert f"has no wheels for this machine (CPython {version} on {platform.machine()}), e.g. {kivy}" \
+        in done.stderr
+    assert f"sh tools/wheels.sh --arch {platform.machine()} --python-version {version} DIR" in done.stderr
+    assert "+ " not in done.stdout
+
+
+def test_a_wheel_directory_for_this_and_another_machine_is_taken(tmp_path):
+    other = "Kivy-2.3.1-cp311-cp311-manylinux_2_17_otherarch.whl"
+    wheels = wheel_dir(tmp_path / "wheels", FOOTBATH_WHEEL, other, HERE_KIVY,
+                       f"lgpio-0.2.2.0-cp38-abi3-manylinux_2_34_{platform.machine()}.whl")
+    assert install("--dry-run", "--wheels", str(wheels)).returncode == 0
+
+
+# -- tools/wheels.sh: what it refuses without the network -----------------------------------
+
+WHEEL_TOOL = REPO / "tools/wheels.sh"
+
+
+def wheel_tool(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([shell(), str(WHEEL_TOOL), "--python", sys.executable, *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_the_wheel_tool_says_how_it_is_used():
+    done = wheel_tool("--help")
+    assert done.returncode == 0
+    for words in ("Usage: sh tools/wheels.sh [OPTIONS] DIR", "--arch ARCH", "aarch64", "--python-version X.Y",
+                  "--glibc X.Y", "sudo sh systemd/install.sh --wheels DIR"):
+        assert words in done.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ((), "give the directory to fill"),
+    (("--arch", "armv7l", "w"), "have no 32-bit ARM wheels; use 64-bit Raspberry Pi OS and --arch aarch64"),
+    (("--arch", "riscv64", "w"), "give x86_64 or aarch64"),
+    (("--python-version", "3.9", "w"), "needs CPython 3.11 or newer"),
+    (("--glibc", "2", "w"), "give X.Y, e.g. 2.36"),
+    (("a", "b"), "one DIR only"),
+    (("--bogus", "w"), "unknown option: --bogus"),
+])
+def test_the_wheel_tool_refuses_bad_options_before_anything(tmp_path, args, message):
+    done = subprocess.run([shell(), str(WHEEL_TOOL), *args], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
+    assert done.returncode == 1 and message in done.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 # -- uninstalling -----------------------------------------------------------------------------
