@@ -20,6 +20,7 @@ from .mqtt import MqttConfig
 DEFAULT_PATH = Path("/etc/footbath/config.yaml")
 ENV_VAR = "FOOTBATH_CONFIG"
 BCM_PINS = range(2, 28)
+GPIO_CHIPS = range(256)  # N of /dev/gpiochipN
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class ThermometerConfig:
 class Hardware:
     simulate: str | bool = "auto"
     pin_factory: str | None = None
+    # The GPIO character device (N of /dev/gpiochipN) the lgpio pin factory opens; None:
+    # gpiozero's choice (4 on a Pi 5 that has /dev/gpiochip4, else 0). Only lgpio takes it.
+    gpio_chip: int | None = None
     thermometer: ThermometerConfig = field(default_factory=ThermometerConfig)
     heater: Device = Device(17, active_high=False)
     pump: Device | None = None
@@ -228,17 +232,20 @@ def _device(check: Checker, name: str, default_active_high: bool):
 
 
 def _hardware(check: Checker, node: Node, current: Hardware) -> Hardware:
-    keys = ("simulate", "pin_factory", "thermometer", *DEVICES)
+    keys = ("simulate", "pin_factory", "gpio_chip", "thermometer", *DEVICES)
     fields = check.mapping(node, "hardware", optional=keys) or {}
     values = {
         "simulate": _set(check, fields, "simulate", "hardware",
                          lambda n, p: check.choice(n, p, ("auto", True, False)), current.simulate),
         "pin_factory": current.pin_factory,
+        "gpio_chip": current.gpio_chip,
         "thermometer": current.thermometer,
     }
     if "pin_factory" in fields and not _empty(fields["pin_factory"]):
         values["pin_factory"] = check.choice(fields["pin_factory"], "hardware.pin_factory",
                                              ("mock", "lgpio", "rpigpio", "pigpio", "native"))
+    if "gpio_chip" in fields:
+        values["gpio_chip"] = _gpio_chip(check, fields, values["pin_factory"])
     if "thermometer" in fields and not _empty(fields["thermometer"]):
         values["thermometer"] = _thermometer(check, fields["thermometer"], current.thermometer)
     for name in DEVICES:
@@ -253,6 +260,26 @@ def _hardware(check: Checker, node: Node, current: Hardware) -> Hardware:
     hardware = Hardware(**values)
     _check_pins_unique(check, fields, hardware)
     return hardware
+
+
+def _gpio_chip(check: Checker, fields: dict, pin_factory: str | None) -> int | None:
+    """An error, not ignored, beside any factory but lgpio: the other factories open the Pi's
+    own GPIO by other means, so a chip set there would change nothing while the staff believe
+    the relays are driven through it."""
+    node = fields["gpio_chip"]
+    if _empty(node):
+        return None
+    chip = check.number(node, "hardware.gpio_chip", lo=GPIO_CHIPS.start, hi=GPIO_CHIPS.stop - 1,
+                        integer=True, unit=" (N of /dev/gpiochipN)")
+    if chip is not None and pin_factory != "lgpio":
+        if "pin_factory" in fields and not _empty(fields["pin_factory"]) and pin_factory is None:
+            return None  # a bad pin_factory: already reported
+        factory = "not set (gpiozero's choice)" if pin_factory is None else pin_factory
+        check.problem(node, "hardware.gpio_chip", f"only the lgpio pin factory opens a GPIO chip by its "
+                                                  f"number, and hardware.pin_factory is {factory}; set "
+                                                  "hardware.pin_factory: lgpio, or remove gpio_chip")
+        return None
+    return chip
 
 
 def _check_pins_unique(check: Checker, fields: dict, hardware: Hardware) -> None:

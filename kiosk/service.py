@@ -330,7 +330,7 @@ def build_rig(config: Config, *, on_stop):
     from hardware.rig import Pin, Rig, mock_pin_factory
 
     hw = config.hardware
-    factory = mock_pin_factory() if hw.pin_factory == "mock" else _named_factory(hw.pin_factory)
+    factory = mock_pin_factory() if hw.pin_factory == "mock" else _named_factory(hw.pin_factory, hw.gpio_chip)
     pins = {name: Pin(d.pin, d.active_high) for name in DEVICES if (d := getattr(hw, name)) is not None}
     try:
         return Rig(pins.pop("heater"), pin_factory=factory, on_stop=on_stop, **pins)
@@ -346,16 +346,30 @@ FACTORIES = {  # config name -> gpiozero pin factory
 }
 
 
-def _named_factory(name: str | None):
-    """None leaves the choice to gpiozero ($GPIOZERO_PIN_FACTORY, else the best available)."""
+def _named_factory(name: str | None, chip: int | None = None):
+    """None leaves the choice to gpiozero ($GPIOZERO_PIN_FACTORY, else the best available).
+    `chip` (hardware.gpio_chip) is the /dev/gpiochipN that lgpio opens; None: gpiozero's choice."""
     if name is None:
         return None
+    if chip is not None and name != "lgpio":
+        raise KioskError(f"hardware.gpio_chip is for the lgpio pin factory only, not {name!r}; set "
+                         "hardware.pin_factory: lgpio, or remove gpio_chip")
     import importlib
 
     module, cls = FACTORIES[name]
     try:
-        return getattr(importlib.import_module(module), cls)()
+        factory_class = getattr(importlib.import_module(module), cls)
     except Exception as exc:
+        raise KioskError(f"hardware.pin_factory {name!r} cannot be used here ({exc}); on a Pi 5 "
+                         "use lgpio (install footbath-kiosk[pi])") from None
+    try:
+        return factory_class() if chip is None else factory_class(chip=chip)
+    except Exception as exc:
+        if chip is not None:
+            raise KioskError(f"hardware.gpio_chip {chip}: lgpio cannot open /dev/gpiochip{chip} ({exc}); "
+                             "`ls /dev/gpiochip*` lists the chips and `gpiodetect` names them (the "
+                             "header's is pinctrl-rp1 on a Pi 5, pinctrl-bcm2711 on a Pi 4); the "
+                             "service's user needs the gpio group") from None
         raise KioskError(f"hardware.pin_factory {name!r} cannot be used here ({exc}); on a Pi 5 "
                          "use lgpio (install footbath-kiosk[pi])") from None
 

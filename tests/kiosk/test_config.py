@@ -193,6 +193,15 @@ BAD_VALUES = [
     ("hardware:\n  safety_relay: {pin: 25, active_high: 0}\n", "hardware.safety_relay.active_high",
      2, 40, "true or false"),
     ("hardware:\n  safety_relay: 25\n", "hardware.safety_relay", 2, 17, "not a mapping"),
+    ("hardware:\n  pin_factory: lgpio\n  gpio_chip: -1\n", "hardware.gpio_chip", 3, 14,
+     "from 0 to 255 (N of /dev/gpiochipN)"),
+    ("hardware:\n  pin_factory: lgpio\n  gpio_chip: 256\n", "hardware.gpio_chip", 3, 14, "out of range"),
+    ("hardware:\n  pin_factory: lgpio\n  gpio_chip: 4.5\n", "hardware.gpio_chip", 3, 14,
+     "not a whole number"),
+    ("hardware:\n  pin_factory: lgpio\n  gpio_chip: /dev/gpiochip4\n", "hardware.gpio_chip", 3, 14,
+     "not a whole number"),
+    ("hardware:\n  pin_factory: lgpio\n  gpio_chip: true\n", "hardware.gpio_chip", 3, 14,
+     "not a whole number"),
     ("hardware:\n  thermometer:\n    sensor_id: 0316a2790b00\n    check_sensor_id: 28-0316a2790b\n",
      "hardware.thermometer.check_sensor_id", 4, 22, "12 hex digits"),
     ("hardware:\n  thermometer:\n    sensor_id: 0316a2790b00\n    check_sensor_id: [a]\n",
@@ -336,6 +345,51 @@ def test_the_safety_relay_shares_no_pin(pin, others, who):
 def test_a_device_on_the_safety_relays_pin_is_refused_too():
     problems = problems_of("hardware:\n  safety_relay: {pin: 25}\n  buzzer: {pin: 25}\n")
     assert [(p.path, p.line) for p in problems] == [("hardware.safety_relay.pin", 2)]
+
+
+# -- the GPIO chip ---------------------------------------------------------------------------
+
+
+def test_the_gpio_chip_is_gpiozeros_choice_unless_configured():
+    assert Config().hardware.gpio_chip is None
+    assert parse_config("hardware:\n  pin_factory: lgpio\n  gpio_chip: null\n", "c.yaml").hardware.gpio_chip \
+        is None
+
+
+@pytest.mark.parametrize("chip", [0, 4, 10, 255])
+def test_the_gpio_chip_is_kept_with_the_lgpio_factory(chip):
+    hw = parse_config(f"hardware:\n  pin_factory: lgpio\n  gpio_chip: {chip}\n", "c.yaml").hardware
+    assert (hw.pin_factory, hw.gpio_chip) == ("lgpio", chip)
+
+
+def test_the_gpio_chip_may_come_before_the_pin_factory():
+    hw = parse_config("hardware:\n  gpio_chip: 4\n  pin_factory: lgpio\n", "c.yaml").hardware
+    assert hw.gpio_chip == 4
+
+
+@pytest.mark.parametrize(("factory", "says"), [
+    (None, "not set (gpiozero's choice)"),
+    ("null", "not set (gpiozero's choice)"),
+    ("mock", "is mock"),
+    ("rpigpio", "is rpigpio"),
+    ("pigpio", "is pigpio"),
+    ("native", "is native"),
+])
+def test_a_gpio_chip_beside_any_factory_but_lgpio_is_an_error_at_the_chip(factory, says):
+    text = "hardware:\n"
+    if factory is not None:
+        text += f"  pin_factory: {factory}\n"
+    text += "  gpio_chip: 4\n"
+    problem = only_problem(text)
+    line = 3 if factory is not None else 2
+    assert (problem.path, problem.line, problem.col) == ("hardware.gpio_chip", line, 14)
+    assert "only the lgpio pin factory opens a GPIO chip" in problem.message
+    assert says in problem.message and "set hardware.pin_factory: lgpio" in problem.message
+
+
+def test_a_bad_pin_factory_beside_a_gpio_chip_is_one_problem_at_the_factory():
+    problem = only_problem("hardware:\n  pin_factory: lgpoi\n  gpio_chip: 4\n")
+    assert (problem.path, problem.line) == ("hardware.pin_factory", 2)
 
 
 # -- the check probe -----------------------------------------------------------------------

@@ -545,3 +545,74 @@ def test_a_second_service_on_a_live_socket_is_refused_and_claims_nothing(make_ba
     assert first.api("status")["phase"] == "idle"  # the first one is undisturbed
     # The socket is checked first: the second one never opened a journal or claimed a pin.
     assert not (tmp_path / "other-state" / JOURNAL_FILE).exists()
+
+
+# -- the GPIO chip (hardware.gpio_chip) ----------------------------------------------------------
+
+@pytest.fixture
+def fake_lgpio(monkeypatch):
+    """gpiozero's real LGPIOFactory over a stand-in for the lgpio module, whose gpiochip_open
+    behaves as lgpio's does (lgpio.error 'can not open gpiochip') and opens only chip 3: the
+    chip the factory is given is the one it opens, with no GPIO hardware here."""
+    import types
+
+    fake = types.ModuleType("lgpio")
+
+    def constant(name):  # lgpio's flags, which gpiozero reads when it is imported
+        if name.isupper():
+            return 0
+        raise AttributeError(name)
+
+    fake.__getattr__ = constant
+    fake.error = type("error", (Exception,), {})
+    fake.opened = []
+
+    def gpiochip_open(chip):
+        if chip != 3:
+            raise fake.error("can not open gpiochip")
+        fake.opened.append(chip)
+        return 100 + chip
+
+    fake.gpiochip_open = gpiochip_open
+    fake.gpiochip_close = lambda handle: None
+    monkeypatch.setitem(sys.modules, "lgpio", fake)
+    # gpiozero's lgpio module imported afresh over the stand-in, and forgotten after the test.
+    monkeypatch.setitem(sys.modules, "gpiozero.pins.lgpio", None)
+    del sys.modules["gpiozero.pins.lgpio"]
+    return fake
+
+
+def test_the_lgpio_factory_opens_the_configured_gpio_chip(fake_lgpio):
+    from kiosk.service import _named_factory
+
+    factory = _named_factory("lgpio", 3)
+    try:
+        assert type(factory).__name__ == "LGPIOFactory" and factory.chip == 3
+        assert fake_lgpio.opened == [3]
+    finally:
+        factory.close()
+
+
+def test_a_gpio_chip_that_cannot_be_opened_is_named_in_the_error(fake_lgpio, make_bath, tmp_path):
+    from kiosk.service import build_rig
+
+    config = make_bath.config(f"""
+        hardware:
+          simulate: false
+          pin_factory: lgpio
+          gpio_chip: 99
+          thermometer: {{devices_dir: {tmp_path / 'bus'}}}
+        """)
+    with pytest.raises(KioskError) as caught:
+        build_rig(config, on_stop=None)
+    message = str(caught.value)
+    assert message.startswith("hardware.gpio_chip 99: lgpio cannot open /dev/gpiochip99 (")
+    assert "can not open gpiochip" in message and "gpiodetect" in message  # lgpio's words, then ours
+    assert fake_lgpio.opened == []
+
+
+def test_a_gpio_chip_is_refused_beside_another_factory():
+    from kiosk.service import _named_factory
+
+    with pytest.raises(KioskError, match=r"hardware\.gpio_chip is for the lgpio pin factory only"):
+        _named_factory("native", 4)
