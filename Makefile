@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint coverage bench clean
+.PHONY: run test test-system lint coverage bench clean
 
 run: $(STAMP)
 	$(VENV)/bin/footbath run
@@ -13,6 +13,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q -n auto --dist loadfile
+
+# The system tests alone: a Debian bookworm VM under QEMU (tests/system; root, a few minutes
+# the first time while the image is built and cached outside the checkout).
+test-system: $(STAMP)
+	sh tools/system-packages.sh
+	$(PY) -m ruff check tests/system
+	FOOTBATH_SYSTEM_TESTS=1 $(PY) -m pytest -q tests/system
 
 coverage: $(STAMP)
 	$(PY) -m pytest -q --cov=routines --cov-report=term-missing tests/routines
