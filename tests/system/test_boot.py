@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.system.vm import VM, writable_copy
+from tests.system.vm import VM, GuestTimeout, writable_copy
 
 GPIO_CHIP = "gpiochip0"  # made at boot by footbath-test-gpio.service, named "pi"
 CONFIGFS_CHIP = "/sys/kernel/config/gpio-sim/pi"
@@ -98,6 +98,21 @@ def test_share_works_both_ways(vm):
     assert vm.run("cat /share/from-host.txt").stdout == token
     vm.run(f"echo {token}-back > /share/from-guest.txt")
     assert (vm.share / "from-guest.txt").read_text() == f"{token}-back\n"
+
+
+def test_a_command_past_its_timeout_is_killed_and_reported(vm):
+    started = time.monotonic()
+    with pytest.raises(GuestTimeout, match="ran over 2 s"):
+        vm.run("echo started; sleep 600", timeout_s=2)
+    assert time.monotonic() - started < 2 + 15
+    assert vm.run("pgrep -x sleep", check=False).rc == 1  # its process group went with it
+
+
+def test_a_background_command_logs_and_can_be_stopped(vm):
+    job = vm.run_background("echo begun; exec sleep 600")
+    vm.wait_until(f"grep -q begun {job.log}", timeout_s=20)
+    vm.run(f"kill {job.pid}")
+    vm.wait_until(f"grep -q 'agent: exit -15' {job.log}", timeout_s=20)
 
 
 def test_clean_poweroff(vm, figures):

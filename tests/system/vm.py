@@ -204,6 +204,7 @@ class VM:
         finally:
             listener.close()
             socket_path.unlink(missing_ok=True)
+        self._conn.settimeout(REPLY_GRACE_S)  # for sends; the reader lets its recv time out
         self._reader = threading.Thread(target=self._read_replies, args=(self._conn,), daemon=True)
         self._reader.start()
         event = self._wait_event("ready", started + self.boot_timeout_s)
@@ -266,6 +267,8 @@ class VM:
 
     def _disconnect(self):
         if self._conn is not None:
+            with contextlib.suppress(OSError):
+                self._conn.shutdown(socket.SHUT_RDWR)  # wakes the reader's recv at once
             with contextlib.suppress(OSError):
                 self._conn.close()
             self._conn = None
@@ -350,18 +353,20 @@ class VM:
             raise VMError(f"the VM is not running: see {self.serial_log}")
         data = (json.dumps(message) + "\n").encode()
         with self._send_lock:
-            self._conn.settimeout(REPLY_GRACE_S)
             try:
-                self._conn.sendall(data)
+                self._conn.sendall(data)  # the socket's timeout: REPLY_GRACE_S
             except OSError as e:
                 raise VMError(f"cannot reach the guest agent ({e}): see {self.serial_log}") from None
 
     def _read_replies(self, conn: socket.socket):
+        """The reader thread: files each reply under its id and each event in self.events,
+        until QEMU closes the port (or close() closes the socket)."""
         buffer = b""
-        conn.settimeout(None)
         while True:
             try:
                 chunk = conn.recv(65536)
+            except TimeoutError:  # a quiet guest (a long command): keep listening
+                continue
             except OSError:
                 chunk = b""
             if not chunk:
