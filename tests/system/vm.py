@@ -178,8 +178,10 @@ class VM:
             raise VMError("boot() while the VM is running: power_cut() or shutdown() first")
         self.boots += 1
         self.serial_log = self.workdir / f"serial-{self.boots}.log"
-        socket_path = self.workdir / "agent.sock"
-        socket_path.unlink(missing_ok=True)
+        # A Unix socket's path may not exceed 107 bytes, and a test's workdir can: the socket
+        # lives in a short folder of its own until QEMU has connected.
+        socket_dir = Path(tempfile.mkdtemp(prefix="fbvm-", dir="/tmp" if Path("/tmp").is_dir() else None))
+        socket_path = socket_dir / "agent.sock"
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(socket_path))
         listener.listen(1)
@@ -203,7 +205,7 @@ class VM:
                           f"{self.workdir}/qemu-{self.boots}.log") from None
         finally:
             listener.close()
-            socket_path.unlink(missing_ok=True)
+            shutil.rmtree(socket_dir, ignore_errors=True)
         self._conn.settimeout(REPLY_GRACE_S)  # for sends; the reader lets its recv time out
         self._reader = threading.Thread(target=self._read_replies, args=(self._conn,), daemon=True)
         self._reader.start()
