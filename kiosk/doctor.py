@@ -172,26 +172,38 @@ def decode_line_info(buf: bytes) -> LineInfo:
     return LineInfo(offset, bool(flags & GPIOLINE_FLAG_KERNEL), _text(name), _text(consumer))
 
 
-def header_lines(chips: list[Path], offsets: list[int]) -> dict[int, LineInfo] | None:
+def _is_chip(path: Path) -> bool:
+    return stat.S_ISCHR(path.stat().st_mode)
+
+
+_ioctl = fcntl.ioctl  # the tests answer for a chip through this
+
+
+def header_lines(chips: list[Path], offsets: list[int],
+                 chip: int | None = None) -> dict[int, LineInfo] | None:
     """Who uses each header pin, asked of the kernel; None when no chip can be asked (not a
-    character device, or not readable)."""
-    for chip in chips:
+    character device, or not readable). The header's chip is /dev/gpiochipCHIP when the config
+    names one (hardware.gpio_chip: lgpio opens that one, whatever its label), else the chip
+    labelled pinctrl-* (bcm2835, bcm2711 or rp1), as gpiozero chooses it."""
+    for path in chips:
+        if chip is not None and path.name != f"gpiochip{chip}":
+            continue
         try:
-            if not stat.S_ISCHR(chip.stat().st_mode):
+            if not _is_chip(path):
                 continue
-            fd = os.open(chip, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             continue
         try:
-            info = fcntl.ioctl(fd, GPIO_GET_CHIPINFO_IOCTL, bytes(CHIP_INFO.size))
+            info = _ioctl(fd, GPIO_GET_CHIPINFO_IOCTL, bytes(CHIP_INFO.size))
             _, label, lines = decode_chip_info(info)
-            if not label.startswith("pinctrl-"):  # the header's chip: bcm2835, bcm2711 or rp1
+            if chip is None and not label.startswith("pinctrl-"):
                 continue
             found = {}
             for offset in offsets:
                 if offset < lines:
                     request = LINE_INFO.pack(offset, 0, b"", b"")
-                    found[offset] = decode_line_info(fcntl.ioctl(fd, GPIO_GET_LINEINFO_IOCTL, request))
+                    found[offset] = decode_line_info(_ioctl(fd, GPIO_GET_LINEINFO_IOCTL, request))
             return found
         except OSError:
             continue
@@ -487,8 +499,15 @@ def check_gpio(ctx: Context) -> Result:
     if _members(ctx, GPIO_GROUP) is None:
         return Result("GPIO chips", FAIL, f"there is no {GPIO_GROUP} group, which the service needs for "
                                           "the GPIO chips",
-                      "run systemd/install.sh again (it makes the group), and check that Raspberry Pi OS's "
-                      "udev rules give /dev/gpiochip* to it")
+                      "run systemd/install.sh again: it makes the group and a udev rule that gives "
+                      "/dev/gpiochip* to it")
+    chip = ctx.config.hardware.gpio_chip
+    if chip is not None and not any(c.name == f"gpiochip{chip}" for c in chips):
+        return Result("GPIO chips", FAIL, f"hardware.gpio_chip is {chip}, and there is no "
+                                          f"{ctx.path('/dev')}/gpiochip{chip} (there are "
+                                          f"{', '.join(c.name for c in chips)}): the service cannot start",
+                      "`gpiodetect` names the chips: set hardware.gpio_chip to the header's (pinctrl-...), "
+                      "or remove it to let gpiozero choose; see docs/wiring.md")
     # The service's groups: gpio from its unit, its own, and any it is a member of.
     groups = {GPIO_GROUP, SERVICE_USER} | _groups_of(ctx, SERVICE_USER)
     bad, open_to_all, via = [], [], set()
@@ -505,8 +524,9 @@ def check_gpio(ctx: Context) -> Result:
     if bad:
         return Result("GPIO chips", FAIL, f"the service (groups {', '.join(sorted(groups))}) cannot open: "
                                           f"{'; '.join(bad)}",
-                      f"the chips must be group {GPIO_GROUP}, mode 0660 (Raspberry Pi OS's udev rule "
-                      "does that); check /etc/udev/rules.d and /usr/lib/udev/rules.d")
+                      f"the chips must be group {GPIO_GROUP}, mode 0660: systemd/install.sh's udev rule "
+                      "(/etc/udev/rules.d/90-footbath-gpio.rules) does that, as Raspberry Pi OS's does; "
+                      "run the installer again, or check /etc/udev/rules.d and /usr/lib/udev/rules.d")
     if open_to_all:
         return Result("GPIO chips", WARN, f"{', '.join(open_to_all)} can be written by every user, so any "
                                           "program on the Pi could switch the heater",
@@ -547,13 +567,15 @@ def check_pins(ctx: Context) -> Result:
             if interface in boot.interfaces and pin in taken:
                 problems.append(f"GPIO {pin} is the {LABELS[name]} and part of the "
                                 f"{INTERFACE_LINES[interface]} interface in config.txt")
-    lines = header_lines(_chips(ctx), sorted(pins.values()))
+    chip = ctx.config.hardware.gpio_chip
+    lines = header_lines(_chips(ctx), sorted(pins.values()), chip)
     ours = ctx.status is not None  # the running service holds our pins: that is them in use
+    where_asked = "the header's GPIO chip" if chip is None else f"gpiochip{chip} (hardware.gpio_chip)"
     if lines is not None:
         for name, pin in pins.items():
             info = lines.get(pin)
             if info is None:
-                problems.append(f"GPIO {pin} ({LABELS[name]}) is not on the header's GPIO chip")
+                problems.append(f"GPIO {pin} ({LABELS[name]}) is not on {where_asked}")
             elif info.used and not (ours and info.consumer == LGPIO_CONSUMER):
                 who = info.consumer or "another program"
                 problems.append(f"GPIO {pin} ({LABELS[name]}) is in use by {who}")
@@ -562,7 +584,7 @@ def check_pins(ctx: Context) -> Result:
         return Result("pins", FAIL, "; ".join(problems),
                       "give each device a free pin in the config (hardware.NAME.pin) and wire it there, "
                       "or switch the other user off in config.txt; see docs/wiring.md")
-    state = ("free or held by the footbath service" if lines is not None
+    state = (f"free or held by the footbath service on {where_asked}" if lines is not None
              else "(whether they are in use was not checked: no GPIO character device to ask)")
     return Result("pins", PASS, f"{listed}; 1-Wire on GPIO {w1_pin}; {state}")
 

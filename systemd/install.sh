@@ -35,8 +35,9 @@ $VENV with footbath in it, the command /usr/local/bin/footbath,
 /etc/footbath/config.yaml and /etc/footbath/routines/ when missing (staff files are
 never overwritten), footbath.service and footbath-kiosk.service (enabled, not started),
 the hardware watchdog for a hung Pi (/etc/systemd/system.conf.d/footbath-watchdog.conf),
-a udev rule that lets the kiosk dim the display, and says what the boot config needs for
-the 1-Wire bus. Run it again to update.
+udev rules that give the GPIO chips to the gpio group (as Raspberry Pi OS does; plain Debian
+leaves them to root) and let the kiosk dim the display, and says what the boot config needs
+for the 1-Wire bus. Run it again to update.
 
 Options:
   --from PATH     install this checkout or wheel (default: the checkout holding this script;
@@ -359,18 +360,20 @@ hardware_watchdog() {
     put 0644 "$HERE/watchdog.conf" "$ROOT/etc/systemd/system.conf.d/footbath-watchdog.conf"
 }
 
-backlight_rule() {
-    rule=$ROOT/etc/udev/rules.d/90-footbath-backlight.rules
-    if [ -f "$rule" ] && cmp -s "$HERE/footbath-backlight.rules" "$rule"; then
+# udev_rule NAME SUBSYSTEM: install footbath-NAME.rules as 90-footbath-NAME.rules and apply
+# it to the devices already there.
+udev_rule() {
+    rule=$ROOT/etc/udev/rules.d/90-footbath-$1.rules
+    if [ -f "$rule" ] && cmp -s "$HERE/footbath-$1.rules" "$rule"; then
         keep "$rule is up to date"
         return
     fi
-    put 0644 "$HERE/footbath-backlight.rules" "$rule"
+    put 0644 "$HERE/footbath-$1.rules" "$rule"
     if [ -n "$ROOT" ]; then
-        skip "--root" udevadm trigger --action=add --subsystem-match=backlight
+        skip "--root" udevadm trigger --settle --action=add --subsystem-match="$2"
     elif command -v udevadm >/dev/null 2>&1; then
         run udevadm control --reload
-        run udevadm trigger --action=add --subsystem-match=backlight
+        run udevadm trigger --settle --action=add --subsystem-match="$2"
     fi
 }
 
@@ -441,6 +444,7 @@ uninstall() {
     if [ -L "$link" ] && [ "$(readlink "$link")" = "$VENV/bin/footbath" ]; then run rm -f "$link"; fi
     if [ -e "$ROOT$PREFIX" ]; then run rm -rf "$ROOT$PREFIX"; else keep "$ROOT$PREFIX is not there"; fi
     for f in "$ROOT/etc/systemd/system.conf.d/footbath-watchdog.conf" \
+        "$ROOT/etc/udev/rules.d/90-footbath-gpio.rules" \
         "$ROOT/etc/udev/rules.d/90-footbath-backlight.rules"; do
         if [ -e "$f" ]; then run rm -f "$f"; fi
     done
@@ -476,6 +480,7 @@ software
 staff_files
 units
 hardware_watchdog
-backlight_rule
+udev_rule gpio gpio
+udev_rule backlight backlight
 boot_config
 finish

@@ -87,6 +87,10 @@ def test_an_install_makes_the_users_the_command_the_config_and_enabled_units(tmp
     assert "RuntimeWatchdogSec=15s" in watchdog.read_text()
     rule = (tmp_path / "etc/udev/rules.d/90-footbath-backlight.rules").read_text()
     assert 'SUBSYSTEM=="backlight"' in rule and "chgrp footbath-kiosk /sys%p/brightness" in rule
+    # Plain Debian leaves the GPIO chips to root: the service's gpio group gets them, as on
+    # Raspberry Pi OS (the system tests' Debian showed it: the controller could not start).
+    gpio = (tmp_path / "etc/udev/rules.d/90-footbath-gpio.rules").read_text()
+    assert 'SUBSYSTEM=="gpio", KERNEL=="gpiochip*", GROUP="gpio", MODE="0660"' in gpio
 
 
 def test_the_installed_command_runs_and_accepts_the_installed_config(tmp_path):
@@ -386,6 +390,7 @@ def test_uninstall_keeps_the_journal_and_the_staff_files_unless_purged(tmp_path)
     assert not (tmp_path / "usr/local/bin/footbath").is_symlink()
     assert not any((tmp_path / "etc/systemd").rglob("footbath*"))
     assert not (tmp_path / "etc/udev/rules.d/90-footbath-backlight.rules").exists()
+    assert not (tmp_path / "etc/udev/rules.d/90-footbath-gpio.rules").exists()
     assert journal.read_bytes() == b"sessions"
     assert (tmp_path / "etc/footbath/routines/morning.yaml").read_text() == STAFF_ROUTINE
     assert "kept: the journal and the staff PINs" in done.stdout

@@ -412,6 +412,52 @@ def test_regular_files_are_not_asked_for_line_state(root):
     assert doctor.header_lines(sorted((root / "dev").glob("gpiochip*")), [17]) is None
 
 
+def answering(monkeypatch, chips: dict[str, tuple[str, dict[int, str]]]) -> None:
+    """The files standing in for the chips answer the GPIO ioctls as the kernel would: chip name
+    -> (its label, {offset: consumer} for the lines in use); 28 lines each, the rest free."""
+    def ioctl(fd: int, request: int, buf: bytes) -> bytes:
+        name = Path(os.readlink(f"/proc/self/fd/{fd}")).name
+        label, used = chips[name]
+        if request == doctor.GPIO_GET_CHIPINFO_IOCTL:
+            return doctor.CHIP_INFO.pack(name.encode(), label.encode(), 28)
+        assert request == doctor.GPIO_GET_LINEINFO_IOCTL
+        offset = doctor.LINE_INFO.unpack(buf)[0]
+        consumer = used.get(offset, "")
+        return doctor.LINE_INFO.pack(offset, int(bool(consumer)), f"GPIO{offset}".encode(), consumer.encode())
+
+    monkeypatch.setattr(doctor, "_is_chip", lambda path: True)
+    monkeypatch.setattr(doctor, "_ioctl", ioctl)
+
+
+def test_the_header_chip_is_the_pinctrl_one_unless_the_config_names_one(root, monkeypatch):
+    answering(monkeypatch, {"gpiochip0": ("pinctrl-bcm2711", {}), "gpiochip1": ("gpio-sim", {17: "gpioset"})})
+    chips = sorted((root / "dev").glob("gpiochip*"))
+    assert doctor.header_lines(chips, [17]) == {17: doctor.LineInfo(17, False, "GPIO17", "")}
+    # hardware.gpio_chip: lgpio opens that chip whatever its label, so that is the one to ask.
+    assert doctor.header_lines(chips, [17], chip=1) == {17: doctor.LineInfo(17, True, "GPIO17", "gpioset")}
+    assert doctor.header_lines(chips, [17], chip=7) is None
+
+
+def test_pins_are_asked_of_the_configured_chip(root, monkeypatch):
+    # A board (or the system tests' VM) whose header is a chip gpiozero would not choose.
+    config = "hardware:\n  pin_factory: lgpio\n  gpio_chip: 1\n  stop_button: {pin: 23}\n"
+    answering(monkeypatch, {"gpiochip0": ("pinctrl-bcm2711", {}), "gpiochip1": ("pi", {})})
+    state, detail, _ = status(root, "pins", config)
+    assert state == PASS and "free or held by the footbath service on gpiochip1 (hardware.gpio_chip)" in detail
+    answering(monkeypatch, {"gpiochip0": ("pinctrl-bcm2711", {}), "gpiochip1": ("pi", {23: "gpioset"})})
+    state, detail, _ = status(root, "pins", config)
+    assert state == FAIL and "GPIO 23 (STOP button) is in use by gpioset" in detail
+    # Without the setting, the chip labelled pinctrl-* is asked, as before.
+    state, detail, _ = status(root, "pins", "hardware:\n  stop_button: {pin: 23}\n")
+    assert state == PASS and "on the header's GPIO chip" in detail
+
+
+def test_a_configured_chip_that_is_not_there_fails(root):
+    state, detail, fix = status(root, "GPIO chips", "hardware:\n  pin_factory: lgpio\n  gpio_chip: 4\n")
+    assert state == FAIL and "hardware.gpio_chip is 4, and there is no" in detail
+    assert "gpiochip0, gpiochip1" in detail and "gpiodetect" in fix
+
+
 # -- GPIO chips and the pin factory -----------------------------------------------------------
 
 def gpio_group_owns_the_chips(root: Path) -> None:
