@@ -37,10 +37,16 @@ def configure(*, fullscreen: bool, rotation: int = 0, width: int = 800, height: 
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("kivy", "log_enable", "1")
     Config.set("kivy", "log_dir", "")
-    # One touch source only: SDL2's own (on KMS/DRM it reads the panel through evdev). Kivy's
-    # default providers (mouse, probesysfs) would deliver every tap a second time.
+    # One touch source only, or every tap arrives twice. Full screen (KMS/DRM) it is the panel,
+    # read by Kivy through libmtdev: Kivy makes touches of SDL2's finger events on Android and
+    # iOS only, and SDL2 on KMS/DRM makes no mouse events of a touchscreen's, so without this a
+    # customer's taps reach nothing. probesysfs finds the panels (the devices with multitouch
+    # positions) when the kiosk starts; mtdev reads both multitouch protocols (Kivy's hidinput
+    # misses protocol B, which the Pi's panels speak).
     for name, _ in list(Config.items("input")):
         Config.remove_option("input", name)
+    if fullscreen:
+        Config.set("input", "panel_%(name)s", "probesysfs,provider=mtdev")
     Config.set("postproc", "double_tap_time", "0")
     Config.set("postproc", "triple_tap_time", "0")
 
