@@ -15,3 +15,13 @@ os.environ.update({
     "W1THERMSENSOR_NO_KERNEL_MODULE": "1",
 })
 os.environ.pop("FOOTBATH_CONFIG", None)
+
+from hypothesis import settings  # noqa: E402  (after the environment above)
+
+# The property tests draw the same wide set of examples on every run, so `make test` passes or
+# fails the same way each time (a draw that differs run to run made CI fail on a test-model
+# slip the previous run never drew). HYPOTHESIS_PROFILE=explore draws new examples each run:
+# run it now and then and fix what it finds.
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))

@@ -45,7 +45,7 @@ def check_rules(ticks, *, max_per_h: float = math.inf, above_target_c: float = 0
                 assert len(within_h) <= max_per_h, f"{len(within_h)} cycles within the hour to {now} s"
             on_since, interrupted_s = now, None
         elif was_on and not on:
-            if reading is not None and reading < target:  # not a safety cut
+            if reading is not None and reading < min(target, ceiling_c):  # not a safety cut
                 assert now - on_since >= MIN_ON_S - 1e-9, f"opened {now - on_since:.1f} s after closing"
             off_since = now
             interrupted_s = now if reading is None else None

@@ -597,7 +597,9 @@ def test_with_a_second_probe_and_a_safety_relay_the_heater_needs_both_and_the_es
         now += dt
         readings = [None if raw is None else BAD[raw](now) if isinstance(raw, str)
                     else classify(round(raw * 16) / 16, now) for raw in (main_raw, check_raw)]
-        newest = [new or old for new, old in zip(readings, newest, strict=True)]  # None: nothing new
+        # Only a newer taken_s is a new read (Supervisor.tick's contract); None: nothing new.
+        newest = [new if new is not None and (old is None or new.taken_s > old.taken_s) else old
+                  for new, old in zip(readings, newest, strict=True)]
         verdict = sup.tick(now_s=now, reading=readings[0], check=readings[1], heat_wanted=want,
                            heating_phase=phase, target_c=target, heater_driven=driven,
                            estimate_c=estimate)
