@@ -16,7 +16,7 @@ os.environ.update({
 })
 os.environ.pop("FOOTBATH_CONFIG", None)
 
-from hypothesis import settings  # noqa: E402  (after the environment above)
+from hypothesis import settings
 
 # The property tests draw the same wide set of examples on every run, so `make test` passes or
 # fails the same way each time (a draw that differs run to run made CI fail on a test-model

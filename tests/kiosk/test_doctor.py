@@ -416,7 +416,7 @@ def answering(monkeypatch, chips: dict[str, tuple[str, dict[int, str]]]) -> None
     """The files standing in for the chips answer the GPIO ioctls as the kernel would: chip name
     -> (its label, {offset: consumer} for the lines in use); 28 lines each, the rest free."""
     def ioctl(fd: int, request: int, buf: bytes) -> bytes:
-        name = Path(os.readlink(f"/proc/self/fd/{fd}")).name
+        name = Path(f"/proc/self/fd/{fd}").readlink().name
         label, used = chips[name]
         if request == doctor.GPIO_GET_CHIPINFO_IOCTL:
             return doctor.CHIP_INFO.pack(name.encode(), label.encode(), 28)
@@ -443,7 +443,8 @@ def test_pins_are_asked_of_the_configured_chip(root, monkeypatch):
     config = "hardware:\n  pin_factory: lgpio\n  gpio_chip: 1\n  stop_button: {pin: 23}\n"
     answering(monkeypatch, {"gpiochip0": ("pinctrl-bcm2711", {}), "gpiochip1": ("pi", {})})
     state, detail, _ = status(root, "pins", config)
-    assert state == PASS and "free or held by the footbath service on gpiochip1 (hardware.gpio_chip)" in detail
+    assert state == PASS
+    assert "free or held by the footbath service on gpiochip1 (hardware.gpio_chip)" in detail
     answering(monkeypatch, {"gpiochip0": ("pinctrl-bcm2711", {}), "gpiochip1": ("pi", {23: "gpioset"})})
     state, detail, _ = status(root, "pins", config)
     assert state == FAIL and "GPIO 23 (STOP button) is in use by gpioset" in detail

@@ -1,9 +1,10 @@
 """Where the kiosk's touches come from. Full screen (the Pi, on KMS/DRM) Kivy reads the panel
 itself, through probesysfs and mtdev: Kivy makes touches of SDL2's finger events on Android
 and iOS only, and SDL2 on KMS/DRM makes no mouse events of a touchscreen's, so with SDL2 as
-the only source a customer's taps reached nothing (the system test's touchscreen drill, issue
-14, tapped a card and the screen stayed). Windowed, the window's own events serve. Checked in
-a child process: Kivy's config is the process's, and these tests' window is already open."""
+the only source a customer's taps reached nothing (the system tests' touchscreen drill,
+tests/system/test_drill3_kiosk.py, tapped a card and the screen stayed). Windowed, the
+window's own events serve. Checked in a child process: Kivy's config is the process's, and
+these tests' window is already open."""
 
 from __future__ import annotations
 
