@@ -1,18 +1,28 @@
 """System tests boot a Debian VM under QEMU: minutes of CPU, root to build the image, and
-Debian's QEMU and mmdebstrap on the host. So `make test` leaves them out unless
-FOOTBATH_SYSTEM_TESTS=1 is set; `make test-system` sets it, installs what the host needs
-(tools/system-packages.sh) and runs them alone.
+Debian's QEMU and mmdebstrap on the host. Without FOOTBATH_SYSTEM_TESTS=1 pytest leaves them
+out; tools/system-tests.sh (the end of `make test`, and `make test-system`) sets it where
+the host can run them, installs what the host needs (tools/system-packages.sh) and runs them
+on two workers.
 
 Fixtures: `system_image` (the cached image, built first if need be), `vm_factory` (VMs that
 are killed at the end of the test whatever happens), `figures` (lines quoted in the run's
-summary: build, boot and power-off times).
+summary: build, boot and power-off times). For the footbath drills: `system_share` (a share
+with systemd/, the wheels tools/wheels.sh makes and the guest's drill script),
+`installed_system` (a disk with footbath installed by install.sh --wheels and set up, made once
+and cached: boot copies of it with vm.overlay) and `installed_vm` (one booted copy the drills
+of installing, the units and the sessions share, in that order).
 """
 
+import json
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
+REPO = Path(__file__).resolve().parents[2]
 ENABLED = os.environ.get("FOOTBATH_SYSTEM_TESTS") == "1"
 if not ENABLED:
     collect_ignore_glob = ["test_*.py"]
@@ -63,6 +73,96 @@ def vm_factory(system_image, tmp_path):
     yield make
     for machine in made:
         machine.close()
+
+
+@pytest.fixture(scope="session")
+def system_share(tmp_path_factory, figures):
+    """A host folder to share with the drills' VMs: systemd/ as in the checkout, the wheel
+    directory tools/wheels.sh makes (footbath's wheel and its dependencies', for the guest's
+    CPython 3.11 on x86_64) and drill_guest.py."""
+    from tests.system import installed
+
+    share = installed.make_share(tmp_path_factory.mktemp("share"))
+    seconds, _ = installed.make_wheels(share / "wheels", log=lambda line: print(line, flush=True))
+    wheels = sorted((share / "wheels").glob("*.whl"))
+    size_mb = sum(w.stat().st_size for w in wheels) / 1e6
+    figures.append(f"wheels: tools/wheels.sh made {len(wheels)} wheels ({size_mb:.0f} MB) in {seconds:.0f} s")
+    return share
+
+
+@pytest.fixture(scope="session")
+def installed_system(system_image, system_share, tmp_path_factory, figures):
+    """footbath installed on a copy of the image by install.sh --wheels (drill 1 checks how),
+    set up for the drills (tests/system/installed.py) and cleanly powered off: from the cache,
+    or made now. Boot copies of its disk: vm_factory(disk=vm.overlay(installed_system.disk, ...),
+    share=system_share)."""
+    from tests.system import installed
+
+    made = installed.ensure(system_image, system_share, workdir=tmp_path_factory.mktemp("install-vm"),
+                            log=lambda line: print(line, flush=True))
+    m = made.manifest
+    how = (f"cached (made {m['built_at']} in {m['build_s']:.0f} s)" if made.cached
+           else f"made now in {m['build_s']:.0f} s")
+    figures.append(f"install {made.key}: {how}: boot {m['boot_host_s']:.1f} s, install.sh --wheels "
+                   f"{m['install_guest_s']:.1f} s (guest clock), power-off {m['poweroff_host_s']:.1f} s")
+    return made
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory) -> Path:
+    """The off-screen renders of the home screen and the health question at the VM display's
+    size, with their block grids and layout.json (display/reference.py), made on the host."""
+    from tests.system.display import SIZE
+
+    out = tmp_path_factory.mktemp("reference")
+    done = subprocess.run([sys.executable, "-m", "tests.system.display.reference", "--out", str(out),
+                           "--size", f"{SIZE[0]}x{SIZE[1]}"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, check=False)
+    if done.returncode != 0:
+        pytest.fail(f"the off-screen render failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return out
+
+
+@pytest.fixture(scope="session")
+def installed_vm(system_image, installed_system, system_share, reference, tmp_path_factory, figures):
+    """One booted copy of the installed disk, shared by drills 1-5 in that order (each leaves
+    the service running and may restart it). As it boots the screen is watched until the
+    kiosk has drawn its home screen (drill 3 judges the picture): out/home-boot.json in the
+    share, before any drill loads the guest."""
+    from tests.system import display
+    from tests.system.vm import VM, overlay
+
+    workdir = tmp_path_factory.mktemp("installed-vm")
+    out = display.share_tools(system_share, reference)
+    disk = overlay(installed_system.disk, workdir / "disk.qcow2")
+    machine = VM(system_image, disk=disk, share=system_share, workdir=workdir)
+    try:
+        report = machine.boot()
+        home = display.watch(machine, "home", "home-boot.png", display.HOME_TIMEOUT_S)
+        (out / "home-boot.json").write_text(json.dumps(dict(home, boot_uptime_s=report.uptime_s)))
+        figures.append(f"installed system booted: {report.host_s:.1f} s on the host, guest uptime "
+                       f"{report.uptime_s:.1f} s at the agent")
+        yield machine
+    finally:
+        machine.close()
+
+
+def pytest_collection_modifyitems(items):
+    """With pytest-xdist's --dist loadgroup, the tests of one VM stay on one worker, in order:
+    those of the shared installed VM together, the others by file."""
+    for item in items:
+        group = "installed-vm" if "installed_vm" in item.fixturenames else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: its figures go to the controller
+        session.config.workeroutput["footbath_figures"] = list(_figures)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    _figures.extend(getattr(node, "workeroutput", {}).get("footbath_figures", []))
 
 
 def pytest_terminal_summary(terminalreporter):

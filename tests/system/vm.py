@@ -104,6 +104,19 @@ def writable_copy(image: Image, path: Path | str) -> Path:
     return path
 
 
+def overlay(base: Path | str, path: Path | str) -> Path:
+    """A writable copy of another writable copy (or of any qcow2 disk): a qcow2 overlay backed
+    by BASE, which it never writes. For drills that start from a prepared disk (footbath
+    installed, say) without changing it; QEMU must not run on BASE meanwhile."""
+    base, path = Path(base).resolve(), Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cmd = ["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", "qcow2", str(path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    if proc.returncode != 0:
+        raise VMError(f"qemu-img could not make {path} on {base}: {proc.stderr.strip()}")
+    return path
+
+
 class VM:
     """One virtual machine: boot it, run commands, cut its power or shut it down, boot again.
 
@@ -116,7 +129,8 @@ class VM:
 
     def __init__(self, image: Image, *, disk: Path | str | None = None, share: Path | str | None = None,
                  workdir: Path | str | None = None, memory_mb: int = 2048, cpus: int = 2,
-                 boot_timeout_s: float = 240.0, extra_qemu_args: tuple = (), log=print):
+                 boot_timeout_s: float = 240.0, extra_qemu_args: tuple = (), kernel_args: str = "",
+                 log=print):
         self.image = image
         self.disk = Path(disk) if disk else None
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="footbath-vm-"))
@@ -126,6 +140,7 @@ class VM:
         self.memory_mb, self.cpus = memory_mb, cpus
         self.boot_timeout_s = boot_timeout_s
         self.extra_qemu_args = tuple(extra_qemu_args)
+        self.kernel_args = kernel_args  # appended to the image's command line (systemd.mask=..., say)
         self.log = log
         self.boots = 0
         self.serial_log = self.workdir / "serial-0.log"
@@ -161,7 +176,7 @@ class VM:
             "-m", str(self.memory_mb), "-nic", "none", "-nodefaults", "-no-reboot",
             "-display", "none", "-vga", "none",
             "-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd),
-            "-append", self.image.cmdline,
+            "-append", f"{self.image.cmdline} {self.kernel_args}".strip(),
             "-drive", drive,
             "-serial", f"file:{self.serial_log}",
             "-virtfs", f"local,path={self.share},mount_tag={SHARE_TAG},security_model=none,id={SHARE_TAG}",

@@ -1,0 +1,20 @@
+#!/bin/sh
+# The system tests (tests/system) as `make test` runs them: where the host can, that is as
+# root (mmdebstrap builds the image in a chroot) on Debian (QEMU and mmdebstrap from its
+# packages, installed when missing); elsewhere one line says why they did not run.
+# Usage: sh tools/system-tests.sh PYTHON [PYTEST ARGS...]
+set -eu
+PY=$1
+shift
+if [ "$(id -u)" -ne 0 ]; then
+    echo "system tests not run: they need root to build the Debian image (run make test as root, or make test-system with sudo)"
+    exit 0
+fi
+if [ ! -f /etc/debian_version ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "system tests not run: they need Debian's packages (QEMU, mmdebstrap), and this is not Debian"
+    exit 0
+fi
+sh "$(dirname "$0")/system-packages.sh"
+# Two workers: the power-cut drill boots its own VM beside the one drills 1-5 share (each VM
+# keeps one core busy); the tests of one VM stay on one worker (tests/system/conftest.py).
+FOOTBATH_SYSTEM_TESTS=1 exec "$PY" -m pytest -q -n 2 --dist loadgroup tests/system "$@"
