@@ -43,8 +43,13 @@ def on_a_pi() -> bool:
 
 def ram_dir() -> str | None:
     """Where the simulated 1-Wire bus lives: its w1_slave file is rewritten at every reading,
-    which belongs in RAM rather than on the SD card. None: the usual temp dir."""
-    return str(SHM) if SHM.is_dir() and os.access(SHM, os.W_OK | os.X_OK) else None
+    which belongs in RAM rather than on the SD card. Under systemd, the service's runtime
+    directory (a tmpfs; its unit keeps it from /dev/shm); else /dev/shm; None: the usual
+    temp dir."""
+    for folder in (os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0], SHM):
+        if folder and Path(folder).is_dir() and os.access(folder, os.W_OK | os.X_OK):
+            return str(folder)
+    return None
 
 
 def should_simulate(config: Config) -> bool:

@@ -133,6 +133,9 @@ def test_the_controller_unit_fails_safe():
     assert d["DevicePolicy"] == ["closed"] and d["DeviceAllow"] == ["char-gpiochip rw"]
     # ExecStopPost runs in the same sandbox: it must still reach the pins and lgpio's work dir.
     assert "PrivateDevices" not in d
+    # /dev stays writable under ProtectSystem=strict: not its shared memory (tests/system, drill 2).
+    assert d["InaccessiblePaths"] == ["-/dev/shm -/dev/mqueue"]
+    assert d["ReadOnlyPaths"] == ["/etc/footbath"]  # the routines folder is group footbath's
     assert d["WorkingDirectory"] == ["%S/footbath"] and "LG_WD=%S/footbath" in d["Environment"]
     assert (d["RuntimeDirectory"], d["StateDirectory"], d["ConfigurationDirectory"]) == (
         ["footbath"], ["footbath"], ["footbath"])

@@ -17,4 +17,5 @@ fi
 sh "$(dirname "$0")/system-packages.sh"
 # Two workers: the power-cut drill boots its own VM beside the one drills 1-5 share (each VM
 # keeps one core busy); the tests of one VM stay on one worker (tests/system/conftest.py).
-FOOTBATH_SYSTEM_TESTS=1 exec "$PY" -m pytest -q -n 2 --dist loadgroup tests/system "$@"
+# --durations: what each drill and each fixture (the image, the installed disk) cost.
+FOOTBATH_SYSTEM_TESTS=1 exec "$PY" -m pytest -q -n 2 --durations=0 --durations-min=1 tests/system "$@"

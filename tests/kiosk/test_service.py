@@ -26,6 +26,7 @@ import pytest
 
 from hardware.rig import Pin
 from hardware.simbath import SIM_PINS
+from kiosk import service
 from kiosk.client import ApiError, Client
 from kiosk.config import Config, load_config
 from kiosk.errors import KioskError
@@ -616,3 +617,17 @@ def test_a_gpio_chip_is_refused_beside_another_factory():
 
     with pytest.raises(KioskError, match=r"hardware\.gpio_chip is for the lgpio pin factory only"):
         _named_factory("native", 4)
+
+
+def test_the_simulated_bus_lives_in_ram_the_units_runtime_directory_first(tmp_path, monkeypatch):
+    runtime, shm = tmp_path / "run", tmp_path / "shm"
+    runtime.mkdir()
+    shm.mkdir()
+    monkeypatch.setattr(service, "SHM", shm)
+    monkeypatch.setenv("RUNTIME_DIRECTORY", f"{runtime}:{tmp_path / 'other'}")
+    assert service.ram_dir() == str(runtime)
+    # Outside systemd, /dev/shm; neither there: the temp dir's default (None).
+    monkeypatch.delenv("RUNTIME_DIRECTORY")
+    assert service.ram_dir() == str(shm)
+    shm.rmdir()
+    assert service.ram_dir() is None

@@ -12,6 +12,8 @@ standard library only: it must not depend on what it is testing).
                                                        the highest value each line showed
     python3 drill_guest.py journal DB                  integrity_check and the sessions
     python3 drill_guest.py sandbox OUT PATH...         what this process may write and open
+    python3 drill_guest.py cycle DB HEATER OUTPUT... [--quiet-s S] [--start ROUTINE]
+                                                       after a boot: the lines, the journal, a session
 
 Each prints one JSON object. Every wait has a deadline (--timeout, default 60 s); a deadline
 passed is exit status 2 with what was waited for. Times are CLOCK_MONOTONIC seconds, the
@@ -87,15 +89,23 @@ class Lines:
         return out
 
 
+def api(op, args, timeout_s):
+    """One request on a connection of its own: the reply (ok or not)."""
+    sock = connect(timeout_s)
+    try:
+        request(sock, op, args)
+        lines, deadline = Lines(sock), now() + timeout_s
+        while now() < deadline:
+            for message in lines.poll(0.1):
+                if message.get("id") == 1:
+                    return message
+    finally:
+        sock.close()
+    raise Deadline(f"no reply to {op} in {timeout_s} s")
+
+
 def cmd_api(args):
-    sock = connect(args.timeout)
-    request(sock, args.op, json.loads(args.json) if args.json else {})
-    lines, deadline = Lines(sock), now() + args.timeout
-    while now() < deadline:
-        for message in lines.poll(0.1):
-            if message.get("id") == 1:
-                return message
-    raise Deadline(f"no reply to {args.op} in {args.timeout} s")
+    return api(args.op, json.loads(args.json) if args.json else {}, args.timeout)
 
 
 def cmd_write(args):
@@ -189,7 +199,11 @@ def cmd_sample(args):
 
 
 def cmd_journal(args):
-    db = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True, timeout=args.timeout)
+    return journal(args.db, args.timeout)
+
+
+def journal(path, timeout_s):
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout_s)
     try:
         integrity = [row[0] for row in db.execute("PRAGMA integrity_check")]
         columns = ("id", "routine", "started_at", "ended_at", "outcome")
@@ -199,6 +213,54 @@ def cmd_journal(args):
     finally:
         db.close()
     return {"integrity": integrity, "sessions": sessions, "samples": samples}
+
+
+def cmd_cycle(args):
+    """One round of the power-cut drill after a boot, in one process (each python3 start costs
+    a second under TCG): watch every output line from now until the controller has answered
+    for --quiet-s; its status then; the journal; with --start, a session started as the kiosk
+    starts one (start, then the tap that says the basin is filled), the heater line waited for,
+    and the journal's running session. Run as the service's user: it reads the journal the way
+    the service writes it (no root-owned -shm file left behind)."""
+    highest = dict.fromkeys(args.outputs, 0)
+    looks, started, deadline = 0, now(), now() + args.timeout
+    status = answered = None
+
+    def look():
+        nonlocal looks
+        for path in args.outputs:
+            highest[path] = max(highest[path], int(read(path)))
+        looks += 1
+
+    while answered is None or now() < answered + args.quiet_s:
+        if now() > deadline:
+            raise Deadline(f"the controller did not answer within {args.timeout} s of the agent")
+        look()
+        if answered is None and Path(SOCKET).exists():
+            try:
+                reply = api("status", {}, 5.0)
+            except (OSError, Deadline):
+                reply = None
+            if reply and reply.get("ok"):
+                status, answered = reply["result"], now()
+        time.sleep(POLL_S * 5)
+    result = {"highest": highest, "looks": looks, "watched_s": now() - started,
+              "answered_after_s": answered - started, "status": status,
+              "journal": journal(args.db, args.timeout)}
+    if args.start:
+        for op, body in (("start", {"routine": args.start}), ("confirm", {})):
+            reply = api(op, body, args.timeout)
+            if not reply.get("ok"):
+                raise Deadline(f"{op} refused: {reply.get('error')}")
+        asked = now()
+        while read(args.heater) != "1":
+            if now() > deadline:
+                raise Deadline(f"the heater line stayed low {now() - asked:.1f} s after the session started")
+            time.sleep(POLL_S * 5)
+        result["heating_after_s"] = now() - asked
+        result["running"] = [row["id"] for row in journal(args.db, args.timeout)["sessions"]
+                             if row["outcome"] is None]
+    return result
 
 
 def cmd_sandbox(args):
@@ -256,6 +318,12 @@ def main(argv=None):
     p.add_argument("outputs", nargs="+")
     p = sub.add_parser("journal")
     p.add_argument("db")
+    p = sub.add_parser("cycle")
+    p.add_argument("db")
+    p.add_argument("heater")
+    p.add_argument("outputs", nargs="+")
+    p.add_argument("--quiet-s", type=float, default=2.0)
+    p.add_argument("--start")
     p = sub.add_parser("sandbox")
     p.add_argument("out")
     p.add_argument("paths", nargs="+", help="folders to write in (ending /), devices to open")

@@ -210,7 +210,8 @@ def install_key(image: image_module.Image, wheels: Path) -> str:
 
 def _load(folder: Path, key: str, image: image_module.Image) -> Installed | None:
     manifest_path, disk = folder / "install.json", folder / "disk.qcow2"
-    if not (manifest_path.is_file() and disk.is_file() and image.disk.is_file()):
+    if not (manifest_path.is_file() and disk.is_file() and image.disk.is_file()
+            and (folder / "wheels").is_dir()):
         return None
     manifest = json.loads(manifest_path.read_text())
     if manifest.get("image_disk") != str(image.disk):  # an overlay needs its backing file
@@ -243,12 +244,19 @@ def ensure(image: image_module.Image, share: Path, *, workdir: Path, log=print) 
     key = install_key(image, share / "wheels")
     root = image_module.cache_root() / "installs"
     root.mkdir(parents=True, exist_ok=True)
-    if (found := _load(root / key, key, image)) is not None:
-        return found
     with _locked(root / "install.lock"):
-        if (found := _load(root / key, key, image)) is not None:
-            return found
-        return _install(image, share, key, root, workdir, log)
+        found = _load(root / key, key, image) or _install(image, share, key, root, workdir, log)
+    _use_wheels_of(found, share)
+    return found
+
+
+def _use_wheels_of(installed: Installed, share: Path) -> None:
+    """The share's wheels become the very files the disk was installed from: a wheel built again
+    from the same sources differs in its bytes (file times), and install.sh rightly replaces
+    an installed footbath with any wheel that is not the one it installed."""
+    wheels = share / "wheels"
+    shutil.rmtree(wheels)
+    shutil.copytree(installed.disk.parent / "wheels", wheels)
 
 
 def _install(image, share: Path, key: str, root: Path, workdir: Path, log) -> Installed:
@@ -289,6 +297,7 @@ def _install(image, share: Path, key: str, root: Path, workdir: Path, log) -> In
         "wheels": sorted(p.name for p in (share / "wheels").glob("*.whl")),
     }
     (building / "install.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    shutil.copytree(share / "wheels", building / "wheels")
     final = root / key
     shutil.rmtree(final, ignore_errors=True)
     building.rename(final)

@@ -1,6 +1,6 @@
 """Boots the system-test image under QEMU and runs commands in it.
 
-QEMU runs with TCG (`-accel tcg -cpu max`): this machine's /dev/kvm cannot run a stock
+QEMU runs with TCG (`-accel tcg -cpu max`, AVX off: see CPU): this machine's /dev/kvm cannot run a stock
 kernel. The kernel and initrd are booted directly, with no firmware menu, no network
 (`-nic none`) and no display adapter (vkms, built into the image, is the only KMS card).
 What the guest sees of the host:
@@ -43,6 +43,14 @@ GUEST_SHARE = "/share"
 REPLY_GRACE_S = 15.0  # beyond a command's own timeout, for the guest to kill it and answer
 QEMU_EXIT_TIMEOUT_S = 10.0  # for QEMU to go after SIGKILL or once the guest is off
 TAIL_LINES = 25  # of the serial log, quoted in errors
+
+
+# No AVX: the kiosk's software GL (Mesa's llvmpipe) compiles AVX2 gathers that QEMU 7.2's
+# TCG, new to AVX, now and then runs wrong, and the kiosk died with a segfault in them
+# (a Pi's processor has no AVX at all: the kiosk there draws through the GPU).
+CPU = "max,avx=off,avx2=off"
+SHARE_MOUNTED = ("for i in $(seq 50); do mountpoint -q /share && exit 0; mount /share 2>/dev/null; "
+                 "sleep 0.2; done; mount /share")
 
 
 class VMError(RuntimeError):
@@ -172,7 +180,7 @@ class VM:
         else:
             drive = f"file={self.disk},format=qcow2,if=virtio,cache=writeback"
         return [
-            "qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", str(self.cpus),
+            "qemu-system-x86_64", "-accel", "tcg", "-cpu", CPU, "-smp", str(self.cpus),
             "-m", str(self.memory_mb), "-nic", "none", "-nodefaults", "-no-reboot",
             "-display", "none", "-vga", "none",
             "-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd),
@@ -227,6 +235,12 @@ class VM:
         event = self._wait_event("ready", started + self.boot_timeout_s)
         report = BootReport(host_s=event[0] - started, uptime_s=event[1]["uptime_s"],
                             serial_log=self.serial_log)
+        # On a busy host the boot's mount of the share can come before the 9p driver has found
+        # its virtio device ("no channels available") and fail: mount it again until it holds.
+        mounted = self.run(SHARE_MOUNTED, timeout_s=60, check=False)
+        if mounted.rc != 0:
+            raise VMError(f"the share is not mounted at /share in the guest: {mounted.stderr.strip()}; "
+                          f"serial log {self.serial_log}")
         self.log(f"vm: booted in {report.host_s:.1f} s (guest uptime {report.uptime_s:.1f} s at the "
                  f"agent); serial log {self.serial_log}")
         return report

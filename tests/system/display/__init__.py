@@ -26,6 +26,25 @@ def share_tools(share: Path, reference: Path) -> Path:
     return out
 
 
+def wait_for_the_kiosk(vm, timeout_s: float) -> None:
+    """Until the kiosk holds the display's card. Read the screen only after that: the first
+    program to open a card is its DRM master, the one that may show anything on it, and that
+    must be the kiosk (drmshot.py gives the role up at once, but the kiosk may open the card
+    in that moment)."""
+    vm.wait_until(f"pid=$(systemctl show -P MainPID {KIOSK}) && [ \"$pid\" -gt 0 ] && "
+                  "ls -l /proc/$pid/fd | grep -q ' /dev/dri/card0$'", timeout_s=timeout_s, interval_s=0.2)
+
+
+def units(vm) -> dict:
+    """ActiveState and NRestarts of the controller and the kiosk now."""
+    found = {}
+    for unit in ("footbath.service", KIOSK):
+        shown = vm.run(["systemctl", "show", "--property=ActiveState", "--property=NRestarts", unit]).stdout
+        values = dict(line.split("=", 1) for line in shown.split())
+        found[unit] = {"state": values["ActiveState"], "restarts": int(values["NRestarts"])}
+    return found
+
+
 def watch(vm, like: str, out: str, timeout_s: float) -> dict:
     """drmshot.py watch in the guest: until the screen looks like the reference grid LIKE
     (home or health), saving what it showed last as OUT in the share's out/."""
@@ -38,4 +57,5 @@ def watch(vm, like: str, out: str, timeout_s: float) -> dict:
 
 
 def kiosk_journal(vm) -> str:
-    return vm.run(f"journalctl -b -u {KIOSK} --no-pager -o short-monotonic | tail -n 40", check=False).stdout
+    return vm.run(f"journalctl -b -u {KIOSK} --no-pager -o short-monotonic "
+                  "| grep -v 'controller unavailable' | tail -n 60", check=False).stdout
