@@ -9,17 +9,18 @@ STAMP := $(VENV)/.installed
 run: $(STAMP)
 	$(VENV)/bin/footbath run
 
-# A worker per core, each test file kept on one worker (module fixtures, one Kivy window each).
+# A worker per core, each test file kept on one worker (module fixtures, one Kivy window each);
+# then the system tests on a booted Debian VM, where the host can run them (tools/system-tests.sh).
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q -n auto --dist loadfile
+	sh tools/system-tests.sh $(PY)
 
-# The system tests alone: a Debian bookworm VM under QEMU (tests/system; root, a few minutes
-# the first time while the image is built and cached outside the checkout).
+# The system tests alone: a Debian bookworm VM under QEMU (tests/system; root; up to ten
+# minutes the first time, while the image and the installed disk are made and cached).
 test-system: $(STAMP)
-	sh tools/system-packages.sh
 	$(PY) -m ruff check tests/system
-	FOOTBATH_SYSTEM_TESTS=1 $(PY) -m pytest -q tests/system
+	sh tools/system-tests.sh $(PY)
 
 coverage: $(STAMP)
 	$(PY) -m pytest -q --cov=routines --cov-report=term-missing tests/routines

@@ -21,8 +21,8 @@ from tests.system.installed import GUEST_DRILL, JOURNAL_DB, OUTPUTS
 from tests.system.vm import VM, overlay
 
 CUTS = 10
-HEATING_S = (0.0, 5.0)  # the cut comes this long after the heater line went high
-QUIET_S = 2.0  # after boot, the lines are watched until the controller has answered this long
+HEATING_S = (0.0, 3.0)  # the cut comes this long after the heater line went high
+QUIET_S = 1.0  # after boot, the lines are watched until the controller has answered this long
 ROUND_TIMEOUT_S = 180.0
 
 

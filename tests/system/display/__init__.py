@@ -36,12 +36,15 @@ def wait_for_the_kiosk(vm, timeout_s: float) -> None:
 
 
 def units(vm) -> dict:
-    """ActiveState and NRestarts of the controller and the kiosk now."""
+    """ActiveState, NRestarts and when it became active (guest uptime) of the controller and
+    the kiosk now."""
     found = {}
     for unit in ("footbath.service", KIOSK):
-        shown = vm.run(["systemctl", "show", "--property=ActiveState", "--property=NRestarts", unit]).stdout
+        shown = vm.run(["systemctl", "show", "--property=ActiveState", "--property=NRestarts",
+                        "--property=ActiveEnterTimestampMonotonic", unit]).stdout
         values = dict(line.split("=", 1) for line in shown.split())
-        found[unit] = {"state": values["ActiveState"], "restarts": int(values["NRestarts"])}
+        found[unit] = {"state": values["ActiveState"], "restarts": int(values["NRestarts"]),
+                       "active_at_s": int(values["ActiveEnterTimestampMonotonic"]) / 1e6}
     return found
 
 
