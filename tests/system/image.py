@@ -166,25 +166,28 @@ def ensure(*, rebuild: bool = False, log=print) -> Image:
         return image
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
-    with _locked(root / "build.lock"):
+    with locked(root / "build.lock"):
         if not rebuild and (image := find()) is not None:  # another process just built it
             return image
         return _build(root, cache_key(), log)
 
 
 @contextlib.contextmanager
-def _locked(path: Path):
-    """An exclusive lock on PATH, waited for at most LOCK_TIMEOUT_S."""
+def locked(path: Path, *, timeout_s: float = LOCK_TIMEOUT_S, error: type[Exception] = ImageError,
+           hint: str = "another build hung? Remove the lock's holder or the file"):
+    """An exclusive lock on PATH, waited for at most timeout_s; then ERROR saying so, with
+    HINT. The system tests' caches (images, installed disks) are made by one process while
+    the others wait."""An exclusive lock on PATH, waited for at most timeout_s; then ERROR saying so, with HINT. The system tests' caches (images, installed disks) are made
+    by one process while the others wait."""
     with open(path, "w") as f:
-        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        deadline = time.monotonic() + timeout_s
         while True:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise ImageError(f"{path} stayed locked for {LOCK_TIMEOUT_S} s: another build "
-                                     "hung? Remove the lock's holder or the file") from None
+                    raise error(f"{path} stayed locked for {timeout_s} s: {hint}") from None
                 time.sleep(1.0)
         try:
             yield

@@ -29,8 +29,6 @@ What the test writes into the guest and a Pi does not need (never shipped by the
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -219,32 +217,14 @@ def _load(folder: Path, key: str, image: image_module.Image) -> Installed | None
     return Installed(disk=disk, key=key, cached=True, manifest=manifest)
 
 
-@contextlib.contextmanager
-def _locked(path: Path):
-    with open(path, "w") as f:
-        deadline = time.monotonic() + LOCK_TIMEOUT_S
-        while True:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise InstallError(f"{path} stayed locked for {LOCK_TIMEOUT_S} s: another run "
-                                       "installing the same disk hung?") from None
-                time.sleep(1.0)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def ensure(image: image_module.Image, share: Path, *, workdir: Path, log=print) -> Installed:
     """The installed disk for this image and the wheels in share/wheels: from the cache, or
     made now (a boot, the install, the set-up, a clean power-off)."""
     key = install_key(image, share / "wheels")
     root = image_module.cache_root() / "installs"
     root.mkdir(parents=True, exist_ok=True)
-    with _locked(root / "install.lock"):
+    with image_module.locked(root / "install.lock", timeout_s=LOCK_TIMEOUT_S, error=InstallError,
+                             hint="another run installing the same disk hung?"):
         found = _load(root / key, key, image) or _install(image, share, key, root, workdir, log)
     _use_wheels_of(found, share)
     return found
