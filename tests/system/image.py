@@ -177,8 +177,7 @@ def locked(path: Path, *, timeout_s: float = LOCK_TIMEOUT_S, error: type[Excepti
            hint: str = "another build hung? Remove the lock's holder or the file"):
     """An exclusive lock on PATH, waited for at most timeout_s; then ERROR saying so, with
     HINT. The system tests' caches (images, installed disks) are made by one process while
-    the others wait."""An exclusive lock on PATH, waited for at most timeout_s; then ERROR saying so, with HINT. The system tests' caches (images, installed disks) are made
-    by one process while the others wait."""
+    the others wait."""
     with open(path, "w") as f:
         deadline = time.monotonic() + timeout_s
         while True:
