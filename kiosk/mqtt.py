@@ -233,15 +233,20 @@ class Telemetry:
             log.error("mqtt: %s", self.error)
             self._notify()
             return
-        self.connected, self.error = True, None
         root = self.config.root
         client.publish(f"{root}/availability", "online", qos=1, retain=True)
         for topic, payload in discovery(self.config, self.version).items():
             client.publish(topic, json.dumps(payload, ensure_ascii=False), qos=1, retain=True)
-        if self._last_state is not None:  # the newest state, for whoever subscribes next
-            client.publish(f"{root}/state", self._last_state, qos=0, retain=True)
+        republished = self._last_state
+        if republished is not None:  # the newest state, for whoever subscribes next
+            client.publish(f"{root}/state", republished, qos=0, retain=True)
         if self.config.commands:
             client.subscribe(f"{root}/command", qos=1)  # listed in `subscribed` once the broker acks
+        # Connected only now, so that the worker's states follow the one republished above,
+        # never precede it; a state offered meanwhile was dropped by the worker: send it.
+        self.connected, self.error = True, None
+        if self._last_state is not None and self._last_state != republished:
+            self._enqueue(f"{root}/state", self._last_state, retain=True)
         log.info("mqtt: connected to %s:%s", self.config.host, self.config.port)
         self._notify()
 

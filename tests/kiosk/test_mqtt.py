@@ -224,6 +224,26 @@ def test_state_is_published_on_change_and_not_repeated(broker):
         telemetry.stop()
 
 
+def test_a_state_offered_while_connecting_is_published_after_the_connection(broker, monkeypatch):
+    telemetry = telemetry_for(broker)
+    status = {"water_c": 30.0, "phase": "idle", "faults": []}
+
+    def discovery_while_a_reading_arrives(*args):
+        telemetry.offer(status, now_s=0.0)  # the control loop, in the middle of paho's callback
+        return discovery(*args)
+
+    monkeypatch.setattr("kiosk.mqtt.discovery", discovery_while_a_reading_arrives)
+    listener = Listener(broker.port, "footbath/s1/state")
+    telemetry.start()
+    try:
+        connected(telemetry)
+        assert json.loads(listener.next("footbath/s1/state")[0])["water_c"] == 30.0
+        assert telemetry.wait_for(lambda t: t.sent >= 1), telemetry.stats()
+    finally:
+        listener.close()
+        telemetry.stop()
+
+
 def connected(telemetry: Telemetry) -> None:
     assert telemetry.wait_for(lambda t: t.connected), telemetry.stats()
 
