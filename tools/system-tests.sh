@@ -15,7 +15,7 @@ if [ ! -f /etc/debian_version ] || ! command -v apt-get >/dev/null 2>&1; then
     exit 0
 fi
 sh "$(dirname "$0")/system-packages.sh"
-# Two workers: the power-cut drill boots its own VM beside the one drills 1-5 share (each VM
-# keeps one core busy); the tests of one VM stay on one worker (tests/system/conftest.py).
+# Two workers, one lane each (tests/system/conftest.py): the power-cut drill's VM on one,
+# the VM drills 1-5 share and then test_boot.py's on the other.
 # --durations: what each drill and each fixture (the image, the installed disk) cost.
 FOOTBATH_SYSTEM_TESTS=1 exec "$PY" -m pytest -q -n 2 --durations=0 --durations-min=1 tests/system "$@"

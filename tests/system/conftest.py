@@ -13,7 +13,6 @@ and cached: boot copies of it with vm.overlay) and `installed_vm` (one booted co
 of installing, the units and the sessions share, in that order).
 """
 
-import fnmatch
 import json
 import os
 import subprocess
@@ -92,7 +91,7 @@ def system_share(tmp_path_factory, figures):
 
 
 @pytest.fixture(scope="session")
-def installed_system(system_image, system_share, tmp_path_factory, figures):
+def installed_system(system_share, system_image, tmp_path_factory, figures):
     """footbath installed on a copy of the image by install.sh --wheels (drill 1 checks how),
     set up for the drills (tests/system/installed.py) and cleanly powered off: from the cache,
     or made now. Boot copies of its disk: vm_factory(disk=vm.overlay(installed_system.disk, ...),
@@ -125,11 +124,13 @@ def reference(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def installed_vm(system_image, installed_system, system_share, reference, tmp_path_factory, figures):
+def installed_vm(system_share, reference, system_image, installed_system, tmp_path_factory, figures):
     """One booted copy of the installed disk, shared by drills 1-5 in that order (each leaves
     the service running and may restart it). As it boots the screen is watched until the
     kiosk has drawn its home screen (drill 3 judges the picture): out/home-boot.json in the
-    share, before any drill loads the guest; then the kiosk is stopped."""
+    share, before any drill loads the guest; then the kiosk is stopped. (Fixtures are made in
+    the order of the arguments: the wheels and the reference first, on the host, while the
+    other worker builds the image.)"""
     from tests.system import display
     from tests.system.vm import VM, overlay
 
@@ -153,23 +154,29 @@ def installed_vm(system_image, installed_system, system_share, reference, tmp_pa
         machine.close()
 
 
-# The drills that share the installed VM (installed_vm), one pytest-xdist worker for them all.
-SHARED_VM_FILES = "test_drill[1-5]_*.py"
+# Two lanes, one per pytest-xdist worker: the power-cut drill (a VM of its own) on one; on the
+# other, drills 1-5 (one shared VM, in order), then test_boot.py (a VM of the bare image): last,
+# so that the install, which both lanes wait for, has the host's CPU to itself.
+POWER_CUTS = "test_drill6_power_cuts.py"
+BOOT = "test_boot.py"
+
+
+def pytest_collection_modifyitems(items):
+    boot = Path(__file__).with_name(BOOT)
+    items.sort(key=lambda item: item.path == boot)  # stable: the rest keep their order
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """On two workers, each VM's tests stay on one worker and in order: drills 1-5 (one shared
-    VM) on one, each other file on whichever worker is free. (xdist's --dist loadgroup marks
-    are not honoured under this pytest: it cannot rename the tests.)"""
+    """Each lane's tests on one worker, in order. (xdist's --dist loadgroup marks are not
+    honoured under this pytest: it cannot rename the tests.)"""
     from xdist.scheduler import LoadScopeScheduling
 
-    class ByVM(LoadScopeScheduling):
+    class Lanes(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            return "installed-vm" if fnmatch.fnmatch(Path(path).name, SHARED_VM_FILES) else path
+            return "power-cuts" if Path(nodeid.split("::", 1)[0]).name == POWER_CUTS else "shared-vm"
 
-    return ByVM(config, log)
+    return Lanes(config, log)
 
 
 def pytest_sessionfinish(session):

@@ -44,7 +44,7 @@ def actions(output: str) -> list[str]:
     return [line[2:] for line in output.splitlines() if line.startswith("+ ")]
 
 
-def test_drill_1_install_on_a_fresh_system_a_second_run_and_the_doctor(installed_system, installed_vm,
+def test_drill_1_install_on_a_fresh_system_a_second_run_and_the_doctor(installed_vm, installed_system,
                                                                       figures):
     vm, m = installed_vm, installed_system.manifest
     first = m["install_stdout"]

@@ -32,9 +32,9 @@ def test_drill_4_heat_at_30_c_overheat_at_41_5_c_and_the_stop_button(installed_v
     # drives the outputs first), and within one reading of the write.
     heater = bath.value_path(OUTPUTS["heater"])
     hot = bath.drill("overheat", W1_SLAVE, heater, "--hot-c", str(HOT_C), input=w1_slave(HOT_C))
-    assert hot["heater_before"] == "1", hot
+    assert hot["heater_before"] == 1, hot
     snapshot = hot["hot_snapshot"]
-    assert snapshot["line"] == "0" and snapshot["heater"] is False, hot
+    assert snapshot["line"] == 0 and snapshot["heater"] is False, hot
     assert "overheat" in [f["code"] for f in snapshot["faults"]], hot
     low_after_s = hot["low_at"] - hot["written_at"]
     published_after_s = snapshot["at"] - hot["written_at"]

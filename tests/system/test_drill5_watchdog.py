@@ -29,7 +29,7 @@ def test_drill_5_a_frozen_controller_is_killed_and_the_heater_goes_low(installed
 
     frozen = bath.drill("freeze", unit["MainPID"], heater, timeout_s=watchdog_s * 4 + 60)
     low_after_s = frozen["low_at"] - frozen["frozen_at"]
-    assert frozen["heater_before"] == "1", frozen
+    assert frozen["heater_before"] == 1, frozen
     # Not before the watchdog's time (nothing else noticed the hang), and soon after it.
     assert watchdog_s - 1.0 <= low_after_s <= watchdog_s + 10.0, frozen
 
