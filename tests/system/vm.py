@@ -1,7 +1,8 @@
 """Boots the system-test image under QEMU and runs commands in it.
 
 QEMU runs with TCG (`-accel tcg -cpu max`, AVX off: see CPU): this machine's /dev/kvm cannot run a stock
-kernel. The kernel and initrd are booted directly, with no firmware menu, no network
+kernel. The kernel (uncompressed, through its PVH entry: image.py) and initrd are booted
+directly, with no firmware, no network
 (`-nic none`) and no display adapter (vkms, built into the image, is the only KMS card).
 What the guest sees of the host:
 
