@@ -16,7 +16,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -n auto --dist loadfile
 	sh tools/system-tests.sh $(PY)
 
-# The system tests alone: a Debian bookworm VM under QEMU (tests/system; root; about eleven
+# The system tests alone: a Debian bookworm VM under QEMU (tests/system; root; about eight
 # minutes the first time, while the image and the installed disk are made and cached).
 test-system: $(STAMP)
 	$(PY) -m ruff check tests/system
