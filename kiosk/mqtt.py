@@ -125,7 +125,8 @@ class Telemetry:
         self.dropped = 0
         self.sent = 0
         self.rejected_commands = 0
-        self.connected = False
+        self.connected = False  # and the connection's set-up done (availability, discovery)
+        self._link_up = False  # the broker accepted us: the worker may publish
         self.error: str | None = None
         self._last_state: str | None = None
         self._last_state_at = 0.0
@@ -218,7 +219,7 @@ class Telemetry:
             if item is None:
                 return
             topic, payload, retain = item
-            if not self.connected:
+            if not self._link_up:
                 self.dropped += 1  # telemetry is live data: stale state is not worth keeping
             elif self.client.publish(topic, payload, qos=0, retain=retain).rc == mqtt.MQTT_ERR_SUCCESS:
                 self.sent += 1
@@ -233,20 +234,18 @@ class Telemetry:
             log.error("mqtt: %s", self.error)
             self._notify()
             return
+        self._link_up = True
         root = self.config.root
         client.publish(f"{root}/availability", "online", qos=1, retain=True)
         for topic, payload in discovery(self.config, self.version).items():
             client.publish(topic, json.dumps(payload, ensure_ascii=False), qos=1, retain=True)
-        republished = self._last_state
-        if republished is not None:  # the newest state, for whoever subscribes next
-            client.publish(f"{root}/state", republished, qos=0, retain=True)
+        if self._last_state is not None:
+            # The newest state, for whoever subscribes next: through the worker's queue, behind
+            # any older state still in it, so that the retained state ends as the newest.
+            self._enqueue(f"{root}/state", self._last_state, retain=True)
         if self.config.commands:
             client.subscribe(f"{root}/command", qos=1)  # listed in `subscribed` once the broker acks
-        # Connected only now, so that the worker's states follow the one republished above,
-        # never precede it; a state offered meanwhile was dropped by the worker: send it.
         self.connected, self.error = True, None
-        if self._last_state is not None and self._last_state != republished:
-            self._enqueue(f"{root}/state", self._last_state, retain=True)
         log.info("mqtt: connected to %s:%s", self.config.host, self.config.port)
         self._notify()
 
@@ -256,7 +255,7 @@ class Telemetry:
         self._notify()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        self.connected = False
+        self._link_up = self.connected = False
         self.subscribed.clear()
         if not self._stop.is_set():
             self.error = f"disconnected from the broker ({reason_code}); reconnecting"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from kiosk.cleaning import DISINFECT, STEPS, CleaningCycle
 from kiosk.client import ApiError
 from kiosk.server import ApiRefused
-from tests.kiosk.test_service import NO_CLEANING, STAFF, STAFF_PIN, Bath, Baths
+from tests.kiosk.baths import NO_CLEANING, STAFF, STAFF_PIN, Bath
 
 CONTACT_S = 600.0
 
@@ -85,11 +85,6 @@ def test_the_cycle_never_finishes_before_the_contact_time_has_run(contact_s, gap
 
 
 # -- between customers, on the bath -----------------------------------------------------------------
-
-@pytest.fixture
-def make_bath(tmp_path):
-    with Baths(tmp_path) as make:
-        yield make
 
 
 def one_session(bath: Bath, *, soak_s: float = 0.0) -> None:

@@ -13,18 +13,12 @@ from pathlib import Path
 import pytest
 
 from kiosk.cli import build_parser
+from tests.helpers import run_cli
 from tests.samples import MORNING_ROUTINE
 
 ROOT = Path(__file__).resolve().parents[2]
 
 LOCAL = MORNING_ROUTINE
-
-
-def run_cli(*args, env_extra=None, cwd=ROOT, input=None):
-    env = {k: v for k, v in os.environ.items() if k not in ("VISUAL", "EDITOR", "FOOTBATH_CONFIG")}
-    env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], cwd=cwd, env=env, input=input,
-                          capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture

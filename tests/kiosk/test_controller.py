@@ -19,15 +19,10 @@ from kiosk.errors import KioskError
 from kiosk.pins import LOCKOUT_S, MAX_TRIES
 from kiosk.server import ApiRefused
 from routines import Routine, load_library
-from tests.kiosk.test_service import NO_CLEANING, STAFF, STAFF_PIN, Bath, Baths, local_routine, routine_yaml
+from tests.kiosk.baths import NO_CLEANING, STAFF, STAFF_PIN, Bath, Baths, local_routine, routine_yaml
 
 WRONG_PIN = "0000"
 
-
-@pytest.fixture
-def make_bath(tmp_path):
-    with Baths(tmp_path) as make:
-        yield make
 
 
 def refused(bath: Bath, op: str, **args) -> ApiRefused:

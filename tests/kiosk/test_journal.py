@@ -28,6 +28,7 @@ from kiosk.errors import KioskError
 from kiosk.journal import FILE_NAME, FLUSH_EVERY, MAX_PENDING, MIGRATIONS, SAMPLE_EVERY_S, Journal
 from kiosk.pins import PinStore
 from kiosk.service import Service
+from tests.helpers import Clock
 from tests.kiosk.simulated import drive
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,16 +42,6 @@ soak: {target_c: 37.0, duration_s: 60}
 steps:
   - {title: Rest, say: Sit back and breathe slowly., duration_s: 10}
 """
-
-
-class Clock:
-    """A wall clock the test moves."""
-
-    def __init__(self, now: float = T0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def tables(db) -> set[str]:
@@ -87,7 +78,7 @@ def test_a_new_journal_is_sqlite_in_wal_mode_at_the_current_schema(tmp_path):
 
 
 def test_an_old_journal_is_migrated_and_keeps_its_rows(tmp_path, monkeypatch):
-    clock = Clock()
+    clock = Clock(T0)
     journal = Journal(tmp_path, wall=clock)
     sid = journal.session_started("classic", "Classic", "standard", 38.0)
     journal.session_ended(sid, "done")
@@ -250,7 +241,7 @@ def test_samples_are_written_in_batches_not_one_transaction_each(tmp_path):
 
 
 def test_a_batch_is_invisible_until_it_is_full(tmp_path):
-    clock = Clock()
+    clock = Clock(T0)
     journal = Journal(tmp_path, wall=clock)
     sid = journal.session_started("classic", "Classic", "standard", 38.0)
     count = lambda: rows(journal.path, "SELECT COUNT(*) FROM samples")[0][0]  # noqa: E731
@@ -355,7 +346,7 @@ def fill_history(journal: Journal, clock: Clock, days: list[float]) -> dict[floa
 
 
 def test_rows_older_than_keep_days_are_pruned_with_their_samples(tmp_path):
-    clock = Clock()
+    clock = Clock(T0)
     journal = Journal(tmp_path, wall=clock)
     ids = fill_history(journal, clock, [0, 100, 200, 250])
     clock.now = T0 + 260 * DAY_S
@@ -382,7 +373,7 @@ def test_the_service_prunes_to_the_configured_days_when_it_starts(tmp_path):
 # -- storage failures ---------------------------------------------------------------------------
 
 def test_a_full_card_is_reported_until_there_is_space_again(tmp_path):
-    clock = Clock()
+    clock = Clock(T0)
     journal = Journal(tmp_path, wall=clock)
     sid = journal.session_started("classic", "Classic", "standard", 38.0)
     pages = journal.db.execute("PRAGMA page_count").fetchone()[0]

@@ -238,7 +238,6 @@ def test_a_state_offered_while_connecting_is_published_after_the_connection(brok
     try:
         connected(telemetry)
         assert json.loads(listener.next("footbath/s1/state")[0])["water_c"] == 30.0
-        assert telemetry.wait_for(lambda t: t.sent >= 1), telemetry.stats()
     finally:
         listener.close()
         telemetry.stop()

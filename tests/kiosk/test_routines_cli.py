@@ -7,7 +7,6 @@ set as $EDITOR that change the file they are given.
 
 import io
 import json
-import os
 import re
 import shlex
 import stat
@@ -31,6 +30,7 @@ from kiosk.routines_cli import (
     cmd_show,
 )
 from routines.library import shipped_documents
+from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,13 +89,6 @@ def listed(config) -> tuple[list[list[str]], str]:
     assert cmd_list(config, out=out, err=err) == EXIT_OK
     rows = [re.split(r"\s{2,}", line) for line in out.getvalue().splitlines()]
     return rows, err.getvalue()
-
-
-def run_cli(*args, cwd=ROOT, input=None, env_extra=None):
-    env = {k: v for k, v in os.environ.items() if k not in ("VISUAL", "EDITOR", "FOOTBATH_CONFIG")}
-    env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], cwd=cwd, input=input,
-                          capture_output=True, text=True, env=env, timeout=120)
 
 
 @pytest.fixture

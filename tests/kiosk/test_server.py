@@ -32,6 +32,7 @@ from kiosk.journal import Journal
 from kiosk.pins import FILE_NAME, PinStore
 from kiosk.server import SOCKET_GROUP, WATCH_EVERY_S
 from kiosk.service import Service
+from tests.helpers import Clock
 
 PIN = "1234"
 NOBODY = 65534
@@ -424,17 +425,9 @@ def test_watch_pushes_a_snapshot_for_each_change_of_the_bath(service, client):
         assert snapshot["heater"] is False
 
 
-class Clock:
-    def __init__(self):
-        self.now_s = 1000.0
-
-    def __call__(self) -> float:
-        return self.now_s
-
-
 def test_watch_resends_the_status_every_second_when_nothing_changes(tmp_path):
     """A clock the test moves: a snapshot is due exactly WATCH_EVERY_S after the last one."""
-    clock = Clock()
+    clock = Clock(1000.0)
     with running(tmp_path, clock=clock) as service:
         raw = Raw(service.socket_path)
         raw.send(b'{"id": "s", "op": "status"}\n')  # the service publishes its status
@@ -449,9 +442,9 @@ def test_watch_resends_the_status_every_second_when_nothing_changes(tmp_path):
             return [raw.reply()["id"] for _ in ids]
 
         assert answers_in_order(1, 2) == [1, 2]
-        clock.now_s += WATCH_EVERY_S - 0.001
+        clock.now += WATCH_EVERY_S - 0.001
         assert answers_in_order(3, 4) == [3, 4]  # not due yet: nothing between the replies
-        clock.now_s += 0.001
+        clock.now += 0.001
         raw.send(b'{"op": "samples", "id": 5}\n')
         # Due: the same status again, though nothing changed; the server may have woken by
         # itself for it before the request came, or send it after the reply.
@@ -460,7 +453,7 @@ def test_watch_resends_the_status_every_second_when_nothing_changes(tmp_path):
         assert answers_in_order(6) == [6]
 
         # With no request at all, the server wakes by itself when a snapshot is due.
-        clock.now_s += WATCH_EVERY_S
+        clock.now += WATCH_EVERY_S
         assert raw.reply() == first
         raw.close()
 

@@ -15,14 +15,7 @@ from hardware import safety as s
 from hardware.simbath import SIM_SAFETY_RELAY
 from hardware.w1file import SIMULATED_CHECK_ID, SIMULATED_SENSOR_ID
 from routines.runner import NO_READING
-from tests.kiosk.test_service import NO_CLEANING, Bath, Baths, local_routine, routine_yaml
-
-
-@pytest.fixture
-def make_bath(tmp_path):
-    with Baths(tmp_path) as make:
-        yield make
-
+from tests.kiosk.baths import NO_CLEANING, Bath, local_routine, routine_yaml
 
 GLITCHES = {  # what the probe does for a while, and for how long
     "85 C for 1 s": (lambda bath: bath.glitch_85(1.0), 1.0),

@@ -32,6 +32,7 @@ from kiosk.journal import Journal
 from kiosk.pins import PinStore
 from kiosk.service import Service
 from routines import format_duration
+from tests.helpers import Clock
 from tests.kiosk.simulated import drive
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -263,14 +264,6 @@ def test_temp_without_service_or_sensor_is_one_clear_line(place):
 
 
 # -- history ----------------------------------------------------------------------------------
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 def write_history(state: Path) -> list[int]:
     """Three sessions over two days, and two cleanings, at known times (UTC)."""
