@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-system lint coverage bench clean
+.PHONY: run test check test-system lint coverage bench clean
 
 run: $(STAMP)
 	$(VENV)/bin/footbath run
@@ -18,6 +18,12 @@ test: $(STAMP)
 
 # The system tests alone: a Debian bookworm VM under QEMU (tests/system; root; about eight
 # minutes the first time, while the image and the installed disk are made and cached).
+# The fast lane while working: every test that opens no window, starts no process and is not
+# slow (pyproject.toml's markers); `make test` runs them all.
+check: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q -n auto -m "not ui and not processes and not slow"
+
 test-system: $(STAMP)
 	$(PY) -m ruff check tests/system
 	sh tools/system-tests.sh $(PY)

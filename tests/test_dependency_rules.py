@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.processes  # each module imported in a fresh interpreter
+
 ROOT = Path(__file__).resolve().parents[1]
 IO_MODULES = {"socket", "threading", "_thread", "selectors", "asyncio", "subprocess", "sqlite3"}
 HARDWARE_LIBS = {"gpiozero", "w1thermsensor", "lgpio", "RPi", "pigpio"}

@@ -19,6 +19,8 @@ from kiosk import config as config_module
 from kiosk.config import Config, parse_config
 from tests.samples import MORNING_ROUTINE
 
+pytestmark = pytest.mark.processes  # the installer, run by the shell
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "systemd/install.sh"
 TEMPLATE = REPO / "systemd/config.yaml"

@@ -179,6 +179,7 @@ def test_the_units_run_what_the_installer_installs():
 
 # -- the wiring diagram and the safety notes --------------------------------------------------
 
+@pytest.mark.processes
 def test_the_committed_wiring_diagram_and_table_are_what_the_generator_writes(tmp_path):
     out = tmp_path / "wiring.svg"
     done = subprocess.run([sys.executable, str(REPO / "tools/wiring_diagram.py"), "-o", str(out)],

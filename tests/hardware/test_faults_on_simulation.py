@@ -12,6 +12,8 @@ from hardware.safety import SafetyError
 from hardware.thermal import BathParams
 from hardware.thermometer import Thermometer
 
+pytestmark = pytest.mark.slow  # whole simulated sessions with faults injected
+
 TARGET_C = 38.0
 VARIANTS = [BathParams(heater_w=w, litres=litres, stirred=stirred)
             for w in (300.0, 500.0) for litres in (5.0, 8.0) for stirred in (False, True)]

@@ -22,6 +22,8 @@ from kiosk.server import MAX_OUT
 
 from .test_server import WAIT_S, Raw, heater_pin_on, running, settle, warm
 
+pytestmark = pytest.mark.slow  # thousands of drawn requests
+
 CHANGING = {"start", "confirm", "pause", "resume", "next", "back", "extend", "stop", "heater_off",
             "ack_fault", "clean"}
 CODES = {p.BAD_JSON, p.BAD_REQUEST, p.UNKNOWN_OP, p.TOO_LONG, p.REFUSED, p.UNAUTHORIZED, p.NOT_FOUND}

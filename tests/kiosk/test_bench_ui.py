@@ -16,6 +16,8 @@ import pytest
 
 from bench import ui
 
+pytestmark = pytest.mark.processes  # the benchmark's own processes
+
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_S = 180  # only a hung bench takes this long; a quick run takes seconds
 

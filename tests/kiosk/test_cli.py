@@ -16,6 +16,8 @@ from kiosk.cli import build_parser
 from tests.helpers import run_cli
 from tests.samples import MORNING_ROUTINE
 
+pytestmark = pytest.mark.processes  # the footbath command, run as staff run it
+
 ROOT = Path(__file__).resolve().parents[2]
 
 LOCAL = MORNING_ROUTINE

@@ -623,6 +623,7 @@ def test_units_not_enabled_warn_and_missing_fail(root):
     assert status(root, "install")[0] == FAIL
 
 
+@pytest.mark.processes
 def test_an_installed_tree_from_the_installer_passes_the_install_check(tmp_path):
     subprocess.run(["sh", str(REPO / "systemd/install.sh"), "--root", str(tmp_path), "--python",
                     sys.executable], check=True, capture_output=True, timeout=120)

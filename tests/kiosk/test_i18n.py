@@ -83,6 +83,7 @@ def test_the_template_is_up_to_date():
     assert (i18n.LOCALE_DIR / "footbath.pot").read_text(encoding="utf-8") == tool.catalog_text(MESSAGES)
 
 
+@pytest.mark.processes
 def test_the_check_command_passes_on_this_tree():
     done = subprocess.run([sys.executable, str(TOOL), "--check"], capture_output=True, text=True,
                           timeout=60, check=False)

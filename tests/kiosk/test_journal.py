@@ -465,6 +465,7 @@ def read_lines(proc: subprocess.Popen, wanted: int, deadline_s: float = 60.0) ->
     return lines
 
 
+@pytest.mark.processes
 def test_a_committed_session_survives_kill_9_at_any_moment(tmp_path):
     rng = random.Random(4)
     started: dict[int, str | None] = {}  # every session the writer said it committed -> outcome

@@ -18,6 +18,8 @@ import pytest
 from kiosk.config import parse_config
 from kiosk.mqtt import COMMANDS, MqttConfig, Telemetry, discovery, state_payload
 
+pytestmark = pytest.mark.processes  # a real MQTT broker
+
 ROOT = Path(__file__).resolve().parents[2]
 if shutil.which("mosquitto") is None:  # the test command installs it; say so plainly if not
     pytest.fail("mosquitto is not installed: run `make test`, which installs Debian's mosquitto",

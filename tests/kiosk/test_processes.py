@@ -24,6 +24,8 @@ from kiosk.client import ApiError, Client
 from kiosk.journal import FILE_NAME
 from kiosk.watchdog import Watchdog
 
+pytestmark = pytest.mark.processes  # real processes, killed and restarted
+
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_S = 60.0  # only a hung test waits this long
 

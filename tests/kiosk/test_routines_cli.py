@@ -146,6 +146,7 @@ def test_a_lowered_ceiling_keeps_hotter_routines_out(routines_dir):
                      r"allowed: a number from 30\.0 to 37\.0 C$", err, re.M)
 
 
+@pytest.mark.processes
 def test_list_runs_as_a_program(config_file, routines_dir):
     write_routine(routines_dir, "broken.yaml", "id: broken\n")
     result = run_cli("routines", "list", "--config", str(config_file))
@@ -178,6 +179,7 @@ def test_show_names_a_local_routines_file(config, routines_dir):
     assert "  2. Top-of-foot strokes (4 x 6 s, each foot)\n" in out.getvalue()
 
 
+@pytest.mark.processes
 def test_show_an_unknown_routine(config, config_file):
     with pytest.raises(KioskError, match="no routine 'nope'; `footbath routines list`"):
         cmd_show(config, "nope")
@@ -252,6 +254,7 @@ def test_check_reports_a_missing_file(config, tmp_path):
     assert out.startswith(f"{good}: ok")
 
 
+@pytest.mark.processes
 def test_check_exit_statuses_as_a_program(config_file, tmp_path):
     good = write_routine(tmp_path, "good.yaml", MORNING)
     bad = write_routine(tmp_path, "bad.yaml", MORNING.replace("37.5", "45.0"))
@@ -313,6 +316,7 @@ def test_new_refuses_a_bad_id(config, routines_dir, bad_id):
     assert not routines_dir.exists()
 
 
+@pytest.mark.processes
 def test_new_as_a_program_writes_where_the_config_says(config_file, routines_dir, tmp_path):
     result = run_cli("--config", str(config_file), "routines", "new", "sunrise", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -578,6 +582,7 @@ def program_editor(tmp_path):
     return folder
 
 
+@pytest.mark.processes
 def test_edit_as_a_program_fixes_after_errors(config_file, routines_dir, program_editor, tmp_path):
     path = write_routine(routines_dir, "morning.yaml", MORNING)
     command = make_editor(program_editor, "fixer",
@@ -592,6 +597,7 @@ def test_edit_as_a_program_fixes_after_errors(config_file, routines_dir, program
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("stdin", ["a\n", "abandon\n", ""], ids=["a", "abandon", "end-of-input"])
 def test_edit_as_a_program_abandons(config_file, routines_dir, program_editor, stdin):
     path = write_routine(routines_dir, "morning.yaml", MORNING)
@@ -629,6 +635,7 @@ def test_write_atomic_replaces_the_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["morning.yaml"]
 
 
+@pytest.mark.processes
 def test_a_write_failing_half_way_leaves_the_old_file(tmp_path):
     path = tmp_path / "morning.yaml"
     path.write_text(MORNING)

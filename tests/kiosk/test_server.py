@@ -458,6 +458,7 @@ def test_watch_resends_the_status_every_second_when_nothing_changes(tmp_path):
         raw.close()
 
 
+@pytest.mark.slow
 def test_watch_with_the_real_clock_keeps_coming_while_nothing_changes(service):
     with Client(service.socket_path, timeout_s=WAIT_S) as watcher:
         stream = watcher.watch()

@@ -88,6 +88,7 @@ def test_without_simulation_the_rig_is_built_on_the_configured_pins(make_bath, t
     assert service.controller.rig.closed
 
 
+@pytest.mark.processes
 def test_a_bad_config_is_refused_with_its_location_before_any_pin_is_touched(tmp_path):
     """A real `footbath serve` in a subprocess: it stops at the config, having loaded neither
     the service, nor the rig, nor gpiozero; so no pin can have been claimed."""
@@ -119,6 +120,7 @@ def expected_stages(routine) -> list[tuple]:
     return [*stages, ("done", None, None)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("routine", SHIPPED, ids=[r.id for r in SHIPPED])
 def test_a_whole_session_of_each_shipped_routine_through_the_api(make_bath, routine, profile):

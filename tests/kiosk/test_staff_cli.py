@@ -222,6 +222,7 @@ def test_temp_through_the_service(place):
     assert ok(footbath_process(place.config, "temp")) == "--.- C (no valid reading)\n"
 
 
+@pytest.mark.slow
 def test_temp_watch_through_the_service_prints_each_snapshot(place):
     """The bath is held still meanwhile: the service still sends a snapshot every second."""
     service = place.serve(water_c=30.0)
@@ -242,6 +243,7 @@ def sensor_config(place, temp_c: float | None) -> Path:
                               f"  thermometer: {{devices_dir: {bus}}}\n", name="real.yaml")
 
 
+@pytest.mark.slow
 def test_temp_reads_the_sensor_directly_when_the_service_is_not_running(place):
     config = sensor_config(place, 36.5)
     assert ok(footbath(config, "temp")) == "36.5 C  (read directly: the service is not running)\n"
@@ -421,6 +423,7 @@ def test_no_service_is_one_clear_line(place, command):
         assert line.startswith(f"footbath: the footbath service is not running (no answer on {place.socket})")
 
 
+@pytest.mark.processes
 def test_a_socket_that_is_not_permitted_is_one_clear_line(place):
     place.serve()
     assert stat.S_IMODE(place.socket.stat().st_mode) == 0o660  # the service's group only

@@ -58,6 +58,7 @@ def stages(routine) -> list[tuple[str, float | None]]:
     return out
 
 
+@pytest.mark.slow
 def test_a_shipped_routine_is_walked_to_done_printing_every_step(config, tmp_path):
     routine = SHIPPED["quick"]
     out = io.StringIO()
@@ -101,6 +102,7 @@ def test_an_unknown_routine_is_refused_with_the_known_ones(config):
         walk(config, "nope", profile="standard", speed=60, out=io.StringIO())
 
 
+@pytest.mark.processes
 def test_footbath_run_refuses_an_unknown_routine_in_one_line(config, tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text(f"paths:\n  routines_dir: {config.paths.routines_dir}\n")

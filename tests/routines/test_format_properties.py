@@ -9,6 +9,7 @@ import copy
 import math
 import re
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,8 @@ from routines.errors import RoutineError
 from routines.library import shipped_documents
 from routines.model import Routine, Soak, Step
 from routines.schema import ROUTINE_KEYS, SOAK_KEYS, STEP_KEYS, parse_routine
+
+pytestmark = pytest.mark.slow  # thousands of drawn documents
 
 F = "h.yaml"
 BOUNDED = settings(max_examples=300, deadline=None, derandomize=True, database=None,

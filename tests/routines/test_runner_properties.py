@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +29,8 @@ from routines.runner import (
     STEPS,
     STOPPED,
 )
+
+pytestmark = pytest.mark.slow  # thousands of drawn sessions
 
 LIBRARY = load_library(None)
 ROUTINES = sorted(LIBRARY.entries)

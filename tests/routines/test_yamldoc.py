@@ -154,6 +154,7 @@ def test_text_keys_that_look_like_dates_are_text():
     assert list(parse("2024-01-01: x\n'1': y\n", F).entries) == ["2024-01-01", "1"]
 
 
+@pytest.mark.processes
 def test_python_object_tags_are_refused_and_nothing_runs(tmp_path):
     marker = tmp_path / "ran"
     attacks = [

@@ -157,6 +157,7 @@ print(libc.mallinfo2().hblkhd - before)
 """
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("process", ["kiosk", "plain"])
 def test_large_blocks_get_mappings_of_their_own_in_the_kiosk(process):
     """Once the heap has no room left, a large block is mapped on its own (and handed back whole
