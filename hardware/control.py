@@ -26,9 +26,9 @@ from typing import Protocol
 from routines.model import CEILING_C
 
 from .errors import HardwareError
+from .physics import WATER_J_PER_L_K
 from .safety import ABOVE_TARGET_C
 
-WATER_J_PER_L_K = 4186.0
 MIN_ON_S = 10.0
 MIN_OFF_S = 10.0
 HOUR_S = 3600.0

@@ -35,22 +35,11 @@ from dataclasses import dataclass
 
 from gpiozero import Buzzer, DigitalInputDevice, InputDevice, OutputDevice, PWMOutputDevice
 
+from .devices import LABELS, OUTPUTS
 from .errors import HardwareError
 
 log = logging.getLogger(__name__)
 
-# What staff call each device (the config keys are the names).
-LABELS = {
-    "heater": "heater relay",
-    "safety_relay": "safety relay",
-    "pump": "bubble pump relay",
-    "vibration": "vibration motor",
-    "buzzer": "buzzer",
-    "stop_button": "STOP button",
-    "float_switch": "float switch",
-}
-# Cut in this order: the heater first, then the relay in series with it.
-OUTPUTS = ("heater", "safety_relay", "pump", "vibration", "buzzer")
 STOP_BOUNCE_S = 0.02  # a push button settles within ~10 ms; 20 ms more is not felt
 VIBRATION_HZ = 100  # gpiozero's default PWM rate; lgpio's software PWM is steady there
 CLOSED = "the rig is closed and its pins released; build a new one"

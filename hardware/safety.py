@@ -32,7 +32,9 @@ from dataclasses import dataclass
 from routines.model import CEILING_C
 
 from . import reading as r
+from .devices import HEATER, PUMP, VIBRATION
 from .errors import HardwareError
+from .physics import WATER_J_PER_L_K
 from .reading import Reading
 
 # -- limits (DESIGN.md section 3; the bath-dependent ones are for REF_HEATER_W in REF_LITRES) --
@@ -45,7 +47,6 @@ STALE_FAULT_S = 10.0
 INTERMITTENT_BAD_S, INTERMITTENT_WINDOW_S = 30.0, 120.0  # ...or this much bad time within this
 OVERHEAT_MARGIN_C = 1.0  # a reading at ceiling + this latches a fault
 REF_HEATER_W, REF_LITRES = 500.0, 5.0
-WATER_J_PER_L_K = 4186.0
 HEATING_WINDOW_S = 90.0  # heater-on time allowed without...
 HEATING_RISE_C = 0.2  # ...this rise above the lowest reading
 PROBE_LAG_S = 70.0  # still water: 40 s mixing delay + 30 s probe time constant
@@ -89,7 +90,6 @@ TIME_UP = "heater_time_up"
 SAFETY_RELAY_OPEN = "safety_relay_open"  # it closes a reading before the heater relay may
 NOT_WANTED = "not_wanted"
 
-HEATER, PUMP, VIBRATION = "heater", "pump", "vibration"
 
 
 class SafetyError(HardwareError):

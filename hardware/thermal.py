@@ -42,9 +42,9 @@ from collections import deque
 from dataclasses import dataclass
 
 from .errors import HardwareError
+from .physics import WATER_J_PER_L_K
 from .reading import SensorOutput
 
-WATER_J_PER_L_K = 4186.0  # 1 kg per litre; 5 L by 18 C is 377 kJ (DESIGN.md section 6)
 REFERENCE_LITRES = 5.0  # the basin the reference figures are given for
 REFERENCE_LOSS_C = 38.0
 ROOM_HUMIDITY = 0.5

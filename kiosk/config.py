@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from hardware.devices import DEVICES
 from routines import CEILING_C, RoutineError
 from routines.yamldoc import Checker, Node, parse
 
@@ -110,8 +111,6 @@ class Config:
 
 
 SECTIONS = ("paths", "bath", "hardware", "kiosk", "cleaning", "session", "journal", "mqtt")
-# Every GPIO device, by its config key (which is also the Rig's keyword for it).
-DEVICES = ("heater", "pump", "vibration", "buzzer", "stop_button", "float_switch", "safety_relay")
 # Relay boards (the heater's, the pump's, the safety relay's) switch on a low input; buttons and
 # float switches close to GND against the Pi's pull-up. Only the motor driver and the buzzer
 # are driven high.

@@ -19,9 +19,10 @@ from typing import Any
 from hardware import safety
 from hardware.control import HeaterControl
 from hardware.errors import HardwareError
+from hardware.physics import WATER_J_PER_L_K
 from hardware.reading import Reading
 from hardware.rig import Rig
-from hardware.safety import Limits, SafetyError, Supervisor
+from hardware.safety import READING_MAX_AGE_S, Limits, SafetyError, Supervisor
 from routines import Library, Routine, RoutineError, Session, SessionError
 from routines.runner import DONE, ENDED, FAULT, READY, STOPPED
 
@@ -34,7 +35,6 @@ from .server import ApiRefused
 log = logging.getLogger(__name__)
 
 IDLE = "idle"
-READING_MAX_AGE_S = 5.0
 RATE_WINDOW_S = 120.0  # the warming estimate uses this much of the recent readings
 GRAPH_POINTS = 720  # an hour of 5-s samples for the touchscreen's graph
 
@@ -422,7 +422,7 @@ class Controller:
             return 0.0
         rate = (c1 - c0) / (t1 - t0) if t1 - t0 >= 30 else 0.0
         if rate <= 0.001:  # not measured yet: the heater's rating, less a fifth for losses
-            rate = 0.8 * self.config.bath.heater_w / (self.config.bath.litres * 4186.0)
+            rate = 0.8 * self.config.bath.heater_w / (self.config.bath.litres * WATER_J_PER_L_K)
         return round((snap.target_c - 0.5 - water_c) / rate, 1)
 
     def shutdown(self) -> None:

@@ -23,10 +23,11 @@ from importlib import util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hardware.devices import DEVICES, LABELS
 from routines import LOCAL, load_library
 
 from .client import Client
-from .config import DEFAULT_PATH, DEVICES, ENV_VAR, Config, load_config
+from .config import DEFAULT_PATH, ENV_VAR, Config, load_config
 from .errors import ConfigError, KioskError
 
 if TYPE_CHECKING:
@@ -55,9 +56,6 @@ INTERFACE_PINS = {
 }
 INTERFACE_LINES = {"i2c_arm": "dtparam=i2c_arm=on", "spi": "dtparam=spi=on", "uart": "enable_uart=1",
                    "i2s": "dtparam=i2s=on"}
-LABELS = {"heater": "heater relay", "pump": "pump relay", "vibration": "vibration motor",
-          "buzzer": "buzzer", "stop_button": "STOP button", "float_switch": "float switch",
-          "safety_relay": "safety relay"}
 PROBES_AGREE_C = 1.0  # the supervisor's rule: a main and a check probe this far apart disagree
 MIB = 1024 * 1024
 DISK_FAIL_B, DISK_WARN_B = 32 * MIB, 256 * MIB  # a session adds kilobytes: the room is for the OS

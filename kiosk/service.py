@@ -14,11 +14,12 @@ import threading
 import time
 from pathlib import Path
 
+from hardware.devices import DEVICES
 from hardware.errors import HardwareError
 from hardware.reading import MISSING, Reading
 from routines import Library, load_library
 
-from .config import DEVICES, Config
+from .config import Config
 from .controller import Controller
 from .errors import KioskError
 from .journal import Journal

@@ -11,10 +11,11 @@ import sys
 import time
 from datetime import datetime
 
+from hardware.devices import DEVICES
 from routines import format_duration
 
 from .client import Client, ServiceUnavailable
-from .config import DEVICES, Config
+from .config import Config
 from .errors import KioskError
 from .journal import CleaningRecord, Journal, SessionRecord
 from .pins import PinStore

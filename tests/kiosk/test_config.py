@@ -8,9 +8,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hardware.devices import DEVICES
 from kiosk import config as config_module
 from kiosk.config import (
-    DEVICES,
     Config,
     Device,
     load_config,

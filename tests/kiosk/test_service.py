@@ -91,12 +91,14 @@ def test_without_simulation_the_rig_is_built_on_the_configured_pins(make_bath, t
 @pytest.mark.processes
 def test_a_bad_config_is_refused_with_its_location_before_any_pin_is_touched(tmp_path):
     """A real `footbath serve` in a subprocess: it stops at the config, having loaded neither
-    the service, nor the rig, nor gpiozero; so no pin can have been claimed."""
+    the service, nor the rig, nor gpiozero; so no pin can have been claimed. (The config knows
+    the devices' names from hardware.devices, which is names only.)"""
     bad = tmp_path / "config.yaml"
     bad.write_text("bath:\n  ceiling_c: 45\nhardware:\n  heater: {pin: 99}\n")
     probe = ("import sys; from kiosk.cli import main; code = main(['serve', '--simulate', '--config', "
              f"{str(bad)!r}]); loaded = [m for m in sys.modules if m.split('.')[0] in "
-             "('gpiozero', 'w1thermsensor', 'hardware') or m == 'kiosk.service']; "
+             "('gpiozero', 'w1thermsensor', 'hardware') and m not in ('hardware', 'hardware.devices') "
+             "or m == 'kiosk.service']; "
              "print('loaded:', loaded); sys.exit(code)")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
