@@ -1,9 +1,12 @@
 """The bath controller: joins the session runner, the control law, the safety supervisor,
-the outputs and the journal. One `step` per thermometer reading; API requests in between.
+the outputs and the journal. One `step` per thermometer reading; API requests (`handle`) in
+between.
 
-Time is passed in (`now_s`, monotonic seconds), so the whole controller runs on a simulated
-bath in tests at any speed. Every public method takes the controller's lock: the control
-loop and the API thread never interleave inside it.
+The control loop takes its time as an argument (`now_s`, monotonic seconds), so it runs on a
+simulated bath in tests at any speed; only a buzzer pattern plays in real time, on a thread of
+its own. `step`, `handle` and `status` take the controller's lock, so the control loop and the
+API thread never interleave inside them; a staff PIN is checked outside it (scrypt is slow on
+purpose, and the loop must not wait for it).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from .cleaning import CleaningCycle
 from .config import Config
 from .journal import SAMPLE_EVERY_S, Journal
 from .pins import PinGuard, PinStore
-from .server import ApiRefused
+from .protocol import NOT_FOUND, REFUSED, UNAUTHORIZED, UNKNOWN_OP, ApiRefused
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +213,7 @@ class Controller:
     def handle(self, op: str, args: dict) -> Any:
         method = getattr(self, f"op_{op}", None)
         if method is None:
-            raise ApiRefused("unknown_op", f"unknown op {op!r}")
+            raise ApiRefused(UNKNOWN_OP, f"unknown op {op!r}")
         if "pin" in args:
             args = {**args, "who": self._staff(args["pin"])}
             del args["pin"]
@@ -218,9 +221,9 @@ class Controller:
             try:
                 return method(**args)
             except (SessionError, SafetyError) as exc:
-                raise ApiRefused("refused", str(exc)) from None
+                raise ApiRefused(REFUSED, str(exc)) from None
             except RoutineError as exc:
-                raise ApiRefused("not_found", str(exc)) from None
+                raise ApiRefused(NOT_FOUND, str(exc)) from None
 
     def op_status(self) -> dict:
         return self.status()
@@ -233,15 +236,15 @@ class Controller:
 
     def op_start(self, routine: str, profile: str = "standard") -> dict:
         if self.active():
-            raise ApiRefused("refused", "a session is already running; stop it first")
+            raise ApiRefused(REFUSED, "a session is already running; stop it first")
         if self.supervisor.faults:
-            raise ApiRefused("refused", "a fault needs a staff member first: "
+            raise ApiRefused(REFUSED, "a fault needs a staff member first: "
                                         + self.supervisor.faults[0].message)
         if self.cleaning_needed:
-            raise ApiRefused("refused", "the basin needs cleaning before the next session; please "
+            raise ApiRefused(REFUSED, "the basin needs cleaning before the next session; please "
                                         "call staff")
         if self.rig.stop_pressed:
-            raise ApiRefused("refused", "the STOP button is held down; release it first")
+            raise ApiRefused(REFUSED, "the STOP button is held down; release it first")
         chosen = self.library.get(routine)
         self.rig.clear_stop()
         self.session = Session.start(chosen, profile=profile, now_s=self.now_s)
@@ -263,7 +266,7 @@ class Controller:
 
     def _event(self, name: str, **kwargs) -> dict:
         if self.session is None:
-            raise ApiRefused("refused", f"cannot {name}: no session is running")
+            raise ApiRefused(REFUSED, f"cannot {name}: no session is running")
         getattr(self.session, name)(now_s=self.now_s, **kwargs)
         self._check_ended(self.now_s)
         return self.status()
@@ -292,7 +295,7 @@ class Controller:
 
     def op_stop(self) -> dict:
         if not self.active():
-            raise ApiRefused("refused", "cannot stop: no session is running")
+            raise ApiRefused(REFUSED, "cannot stop: no session is running")
         self._end(STOPPED, "stopped by the customer")
         self.rig.all_off()
         return self.status()
@@ -331,7 +334,7 @@ class Controller:
         with self.lock:
             self.guard.record(who is not None, self.now_s)
         if who is None:
-            raise ApiRefused("unauthorized", "wrong staff PIN")
+            raise ApiRefused(UNAUTHORIZED, "wrong staff PIN")
         return who
 
     def op_check_pin(self, who: str) -> dict:
@@ -339,7 +342,7 @@ class Controller:
 
     def op_ack_fault(self, who: str) -> dict:
         if not self.supervisor.faults:
-            raise ApiRefused("refused", "there is no fault to acknowledge")
+            raise ApiRefused(REFUSED, "there is no fault to acknowledge")
         cleared = self.supervisor.acknowledge(now_s=self.now_s)
         if self.journal is not None:
             self.journal.faults_acknowledged(who)
@@ -352,18 +355,18 @@ class Controller:
     def op_clean(self, who: str, action: str) -> dict:
         if action == "start":
             if self.active():
-                raise ApiRefused("refused", "a session is running; clean after it")
+                raise ApiRefused(REFUSED, "a session is running; clean after it")
             self.cleaning = CleaningCycle(who=who, contact_s=self.config.cleaning.contact_s,
                                           now_s=self.now_s)
         elif self.cleaning is None:
-            raise ApiRefused("refused", "no cleaning cycle is running; start one first")
+            raise ApiRefused(REFUSED, "no cleaning cycle is running; start one first")
         elif action == "cancel":
             self.cleaning = None
         else:
             try:
                 finished = self.cleaning.next(self.now_s)
             except ValueError as exc:
-                raise ApiRefused("refused", str(exc)) from None
+                raise ApiRefused(REFUSED, str(exc)) from None
             if finished:
                 if self.journal is not None:
                     self.journal.cleaning(self.journal.wall() - (self.now_s - self.cleaning.started_s),

@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import KioskError
+
 MAX_LINE = 64 * 1024
 
 # Error codes: stable, for programs; the message is for people.
@@ -75,6 +77,15 @@ OPS: dict[str, tuple[dict, dict]] = {
     "check_pin": (PIN, {}),
     "buzz": ({"pattern": _pattern}, {}),
 }
+
+
+class ApiRefused(KioskError):
+    """A handler's way of saying no: becomes an error reply with this code (one of the codes
+    above) and message."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
 
 
 class ProtocolError(ValueError):

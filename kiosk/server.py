@@ -33,14 +33,6 @@ WATCH_EVERY_S = 1.0
 SOCKET_GROUP = "footbath"
 
 
-class ApiRefused(KioskError):
-    """A handler's way of saying no: becomes an error reply with this code."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-
-
 class _Client:
     __slots__ = ("closed", "closing", "conn", "fd", "inbuf", "outbuf", "sent_at", "sent_version",
                  "watching")
@@ -255,7 +247,7 @@ class ApiServer:
             return p.reply_ok(request.id, {"watching": True})
         try:
             result = self.handler(request)
-        except ApiRefused as exc:
+        except p.ApiRefused as exc:
             return p.reply_error(request.id, exc.code, str(exc))
         except (KioskError, ValueError) as exc:
             return p.reply_error(request.id, p.REFUSED, str(exc))

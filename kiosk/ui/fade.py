@@ -5,7 +5,7 @@ blends them with a shader of its own. Here nothing is made for a fade: the new s
 as it always is and the old one over it, its opacity falling from 1 to 0 (Kivy applies a
 widget's opacity to every colour it draws). The new screen is live from the first frame, and
 the software renderer keeps no picture of a screen (1.5 MB at 800x480) and no second shader
-program with its own compiled drawing code: measured, 3 MB less at a soak, and no slower.
+program with its own compiled drawing code.
 
 Where the old screen's own parts overlap (words on a button), the fading words keep a trace of
 the button under them: for the fifth of a second a fade lasts, it cannot be seen.

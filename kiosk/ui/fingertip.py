@@ -1,7 +1,7 @@
 """A fingertip on the window, for the harness and the UI bench: the touch a panel would send.
 
-Kivy's own `kivy.tests.UnitTestTouch` does the same, but importing `kivy.tests` brings in pytest
-(8 MB), which the bench would then count as the kiosk's memory.
+Kivy's own `kivy.tests.UnitTestTouch` does the same, but importing `kivy.tests` brings in
+pytest, which the bench would then count as the kiosk's memory.
 """
 
 from __future__ import annotations

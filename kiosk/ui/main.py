@@ -5,8 +5,8 @@ before `app` is imported.
 
 `footbath kiosk` reads and checks the config, then becomes `python -m kiosk.ui.main` with the
 kiosk's settings on its command line (`command`): the same process, started afresh, so the
-config's parser (PyYAML, the routine checker: 8 MB) is not kept in the kiosk's memory for as
-long as it runs.
+config's parser (PyYAML and the routine checker) is not kept in the kiosk's memory for as long
+as it runs.
 """
 
 from __future__ import annotations

@@ -11,14 +11,14 @@ a threshold it raises by itself as large blocks are freed, up to 32 MB. Picture-
 (textures, the text being drawn, the renderer's 64 KB working blocks) then come and go in the
 heap between the kiosk's lasting small objects and leave holes no trim can hand back. With the
 threshold fixed at 64 KB, such a block gets a mapping of its own instead, returned whole when
-freed (with the bevelled lines of widgets.stroke, 4.5 MB less by bench.ui).
+freed.
 
 `trim()`: glibc keeps freed memory for reuse instead of returning it to the system, and the GL
 driver frees megabytes at a time (drawing a screen's first frames; Mesa's software renderer most
 of all). Without it, a kiosk that has shown every screen once would keep the peak of all of them
 for as long as it runs. Nor is it only a matter of new screens: a countdown that redraws its
-words every second leaves freed memory behind too (5 MB over half a minute of soak, by
-bench.ui), so the kiosk also trims every TRIM_EVERY_S. It costs under a millisecond.
+words every second leaves freed memory behind too, so the kiosk also trims every TRIM_EVERY_S.
+It costs under a millisecond (bench.ui measures the kiosk's memory over a session).
 """
 
 from __future__ import annotations

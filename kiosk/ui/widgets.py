@@ -35,7 +35,7 @@ REFERENCE = theme.MEDIUM  # px: the type other sizes are predicted from (see fit
 
 def _let_go_of_drawn_text() -> None:
     """Kivy's SDL2 text provider keeps each label's drawing surface after its pixels have gone
-    into the texture: a second copy of every text on every screen built (5 MB by bench.ui). It
+    into the texture: a second copy of every text on every screen built. It
     makes a new one for each drawing, so the kiosk drops the old one as soon as it is read."""
     if CoreLabel.__name__ != "LabelSDL2" or getattr(CoreLabel, "_lets_go", False):
         return
@@ -56,7 +56,7 @@ _let_go_of_drawn_text()
 def stroke(**kwargs) -> Line:
     """A Kivy Line with bevelled joints unless told otherwise. Kivy rounds every joint with ten
     triangles; on a smooth curve (a ring, a foot's outline, a graph) that looks no different from a
-    bevel, and drawn in software it kept 2 MB more of the renderer's memory (bench.ui)."""
+    bevel, and drawn in software each round joint is memory the renderer keeps."""
     kwargs.setdefault("joint", "bevel")
     return Line(**kwargs)
 
@@ -286,7 +286,7 @@ class Panel(BoxLayout):
 def arc_segments(degrees: float) -> int:
     """Straight pieces for an arc of a ring: one per 5 degrees, half Kivy's count. On the largest
     ring a piece bows out from the true circle by a tenth of a pixel; each piece not drawn is
-    vertices the software renderer need not keep (0.5 MB by bench.ui)."""
+    vertices the software renderer need not keep."""
     return max(2, math.ceil(degrees / 5))
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from kiosk.cleaning import DISINFECT, STEPS, CleaningCycle
 from kiosk.client import ApiError
-from kiosk.server import ApiRefused
+from kiosk.protocol import ApiRefused
 from tests.kiosk.baths import NO_CLEANING, STAFF, STAFF_PIN, Bath
 
 CONTACT_S = 600.0

@@ -17,7 +17,7 @@ from hardware import safety as s
 from kiosk.client import ApiError
 from kiosk.errors import KioskError
 from kiosk.pins import LOCKOUT_S, MAX_TRIES
-from kiosk.server import ApiRefused
+from kiosk.protocol import ApiRefused
 from routines import Routine, load_library
 from tests.kiosk.baths import NO_CLEANING, STAFF, STAFF_PIN, Bath, Baths, local_routine, routine_yaml
 
