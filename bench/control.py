@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
-from hardware.control import BangBang, Controller, HeaterControl
+from hardware.control import BangBang, ControlLaw, HeaterControl
 from hardware.reading import reading_from
 from hardware.safety import Limits, Supervisor
 from hardware.thermal import BathParams, ThermalBath
@@ -129,7 +129,7 @@ SCENARIOS = (
              start_c=38.0, hold_s=900.0),
 )
 
-CONTROLLERS: dict[str, Callable[[BathParams], Controller]] = {
+CONTROLLERS: dict[str, Callable[[BathParams], ControlLaw]] = {
     "bang_bang": lambda p: BangBang(0.3),
     "heater_control": lambda p: HeaterControl(heater_w=p.heater_w, litres=p.litres),
 }
@@ -146,7 +146,7 @@ class Trace:
     feet_s: float | None = None
 
 
-def simulate(scenario: Scenario, controller: Controller, *, seed: int = 0) -> Trace:
+def simulate(scenario: Scenario, controller: ControlLaw, *, seed: int = 0) -> Trace:
     """Run one controller on one scenario: read the sensor at its own pace, tick, drive."""
     bath = ThermalBath(scenario.params, water_c=scenario.start_c, seed=seed)
     trace, on, target = Trace(), False, scenario.target_c
@@ -348,7 +348,7 @@ class SweepBath:
                 f"{pump}, element {self.element_tau_s:.0f} s, loss {self.loss_w_at_38:.0f} W")
 
 
-SWEEP_CONTROLLERS: dict[str, Callable[[SweepBath], Controller]] = {
+SWEEP_CONTROLLERS: dict[str, Callable[[SweepBath], ControlLaw]] = {
     "bang_bang": lambda bath: BangBang(0.3),
     "heater_control": lambda bath: HeaterControl(heater_w=bath.heater_w, litres=LAW_LITRES),
 }
@@ -401,7 +401,7 @@ class SweepTrace:
     faults: list[str] = field(default_factory=list)  # codes the supervisor latched, in order
 
 
-def _estimate_c(law: Controller) -> float | None:
+def _estimate_c(law: ControlLaw) -> float | None:
     """The law's estimate of the water now; None for a law that keeps no model (bang-bang)."""
     return getattr(law, "estimate_c", None)
 
@@ -411,7 +411,7 @@ class SweepLoop:
     them: one tick per reading; the session, then the law (in a heating phase), then the
     supervisor's verdict, and the heater driven as the verdict says."""
 
-    def __init__(self, bath: SweepBath, law: Controller):
+    def __init__(self, bath: SweepBath, law: ControlLaw):
         self.bath, self.law = bath, law
         self.sim = ThermalBath(bath.params, water_c=bath.start_c, seed=bath.sim_seed)
         self.limits = Limits(heater_w=bath.heater_w, litres=LAW_LITRES)
@@ -466,7 +466,7 @@ class SweepLoop:
         self.trace.feet_s = now
 
 
-def run_bath(bath: SweepBath, law: Controller, *, hold_s: float = HOLD_S,
+def run_bath(bath: SweepBath, law: ControlLaw, *, hold_s: float = HOLD_S,
              feet_run_s: float = FEET_RUN_S) -> SweepTrace:
     """One law on one drawn bath: warm, then hold for hold_s after ready, or with feet, tap
     FEET_TAP_S after the screen first says ready and run feet_run_s after that."""

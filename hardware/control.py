@@ -36,7 +36,9 @@ HOUR_S = 3600.0
 REFERENCE_LOSS_W, REFERENCE_LITRES, REFERENCE_C, REFERENCE_ABOVE_ROOM_C = 120.0, 5.0, 38.0, 16.0
 
 
-class Controller(Protocol):
+class ControlLaw(Protocol):
+    """What the bath controller asks of a heater control law (HeaterControl, BangBang)."""
+
     def tick(self, *, now_s: float, water_c: float | None, target_c: float) -> bool: ...
 
     def overruled(self, *, now_s: float) -> None: ...

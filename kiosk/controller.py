@@ -32,8 +32,8 @@ from routines.runner import DONE, ENDED, FAULT, READY, STOPPED
 from .cleaning import CleaningCycle
 from .config import Config
 from .journal import SAMPLE_EVERY_S, Journal
-from .pins import PinGuard, PinStore
 from .protocol import NOT_FOUND, REFUSED, UNAUTHORIZED, UNKNOWN_OP, ApiRefused
+from .staff_pins import PinGuard, PinStore
 
 log = logging.getLogger(__name__)
 

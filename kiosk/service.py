@@ -23,8 +23,8 @@ from .config import Config
 from .controller import Controller
 from .errors import KioskError
 from .journal import Journal
-from .pins import PinStore
 from .server import ApiServer
+from .staff_pins import PinStore
 from .watchdog import Watchdog
 
 log = logging.getLogger(__name__)

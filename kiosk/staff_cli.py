@@ -18,7 +18,7 @@ from .client import Client, ServiceUnavailable
 from .config import Config
 from .errors import KioskError
 from .journal import CleaningRecord, Journal, SessionRecord
-from .pins import PinStore
+from .staff_pins import PinStore
 
 EXIT_OK, EXIT_FAIL = 0, 1
 

@@ -18,8 +18,8 @@ from hardware.simbath import SIM_PINS
 from kiosk.client import Client
 from kiosk.config import Config, load_config
 from kiosk.journal import FILE_NAME as JOURNAL_FILE
-from kiosk.pins import PinStore
 from kiosk.service import Service
+from kiosk.staff_pins import PinStore
 
 STAFF, STAFF_PIN = "anna", "2580"
 

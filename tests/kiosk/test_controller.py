@@ -16,8 +16,8 @@ from hardware import reading as r
 from hardware import safety as s
 from kiosk.client import ApiError
 from kiosk.errors import KioskError
-from kiosk.pins import LOCKOUT_S, MAX_TRIES
 from kiosk.protocol import ApiRefused
+from kiosk.staff_pins import LOCKOUT_S, MAX_TRIES
 from routines import Routine, load_library
 from tests.kiosk.baths import NO_CLEANING, STAFF, STAFF_PIN, Bath, Baths, local_routine, routine_yaml
 

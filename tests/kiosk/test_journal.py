@@ -26,8 +26,8 @@ from kiosk import journal as journal_module
 from kiosk.config import parse_config
 from kiosk.errors import KioskError
 from kiosk.journal import FILE_NAME, FLUSH_EVERY, MAX_PENDING, MIGRATIONS, SAMPLE_EVERY_S, Journal
-from kiosk.pins import PinStore
 from kiosk.service import Service
+from kiosk.staff_pins import PinStore
 from tests.helpers import Clock
 from tests.kiosk.simulated import drive
 

@@ -29,9 +29,9 @@ from kiosk.client import ApiError, Client, ServiceUnavailable, unavailable
 from kiosk.config import parse_config
 from kiosk.errors import KioskError
 from kiosk.journal import Journal
-from kiosk.pins import FILE_NAME, PinStore
 from kiosk.server import SOCKET_GROUP, WATCH_EVERY_S
 from kiosk.service import Service
+from kiosk.staff_pins import FILE_NAME, PinStore
 from tests.helpers import Clock
 
 PIN = "1234"

@@ -29,8 +29,8 @@ from hardware.w1file import w1_slave, write_bus
 from kiosk.cli import main
 from kiosk.config import load_config
 from kiosk.journal import Journal
-from kiosk.pins import PinStore
 from kiosk.service import Service
+from kiosk.staff_pins import PinStore
 from routines import format_duration
 from tests.helpers import Clock
 from tests.kiosk.simulated import drive

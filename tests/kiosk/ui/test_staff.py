@@ -10,7 +10,7 @@ from pathlib import Path
 import routines
 from kiosk.config import Cleaning, Config
 from kiosk.journal import FILE_NAME as JOURNAL_FILE
-from kiosk.pins import LOCKOUT_S, PinStore
+from kiosk.staff_pins import LOCKOUT_S, PinStore
 from kiosk.ui import words as w
 from tests.kiosk.ui.drive import (
     STAFF,

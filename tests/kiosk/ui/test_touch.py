@@ -6,7 +6,7 @@ one tap does one thing once, and a second quick tap is just another tap on whate
 
 from __future__ import annotations
 
-from kiosk.pins import PinStore
+from kiosk.staff_pins import PinStore
 from kiosk.ui import theme
 from tests.kiosk.ui.drive import (
     SESSION_SCREENS,

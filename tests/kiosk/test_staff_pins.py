@@ -9,7 +9,7 @@ import stat
 import pytest
 
 from kiosk.errors import KioskError
-from kiosk.pins import FILE_NAME, LOCKOUT_S, MAX_TRIES, PinGuard, PinStore, hash_pin, pin_matches
+from kiosk.staff_pins import FILE_NAME, LOCKOUT_S, MAX_TRIES, PinGuard, PinStore, hash_pin, pin_matches
 
 PIN = "73920518"  # eight digits: could not turn up in a base64 salt or digest by chance
 
