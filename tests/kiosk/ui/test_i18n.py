@@ -19,7 +19,7 @@ from kiosk.errors import KioskError
 from kiosk.ui import i18n
 from kiosk.ui.i18n import _, read_po, use_language
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TOOL = ROOT / "tools" / "extract_strings.py"
 
 
