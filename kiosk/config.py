@@ -15,6 +15,7 @@ from hardware.devices import DEVICES
 from routines import CEILING_C, RoutineError
 from routines.yamldoc import Checker, Node, parse
 
+from . import ui_defaults
 from .errors import ConfigError
 from .mqtt import MqttConfig
 
@@ -74,10 +75,10 @@ class Hardware:
 
 @dataclass(frozen=True)
 class KioskSettings:
-    language: str = "en"
-    blank_after_s: int = 300
-    volume: float = 0.6
-    rotation: int = 0  # degrees: how the panel is mounted
+    language: str = ui_defaults.LANGUAGE
+    blank_after_s: int = ui_defaults.BLANK_AFTER_S
+    volume: float = ui_defaults.VOLUME
+    rotation: int = ui_defaults.ROTATION
 
 
 @dataclass(frozen=True)

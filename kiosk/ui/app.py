@@ -18,6 +18,7 @@ from kivy.core.window import Window
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import ScreenManager
 
+from .. import ui_defaults as defaults
 from . import memory, theme
 from . import words as w
 from .backlight import Backlight, Dimmer, ScreenLight, keep_lit
@@ -119,9 +120,9 @@ class ScreenSet(Mapping):
 class KioskApp(App):
     title = "footbath"
 
-    def __init__(self, socket_path: Path, *, language: str = "en", volume: float = 0.6, sound=None,
-                 blank_after_s: float = 300.0, backlight: Backlight | None = None,
-                 pace: FramePace | None = None, **kwargs):
+    def __init__(self, socket_path: Path, *, language: str = defaults.LANGUAGE,
+                 volume: float = defaults.VOLUME, sound=None, blank_after_s: float = defaults.BLANK_AFTER_S,
+                 backlight: Backlight | None = None, pace: FramePace | None = None, **kwargs):
         super().__init__(**kwargs)
         self.pace = pace or FramePace()
         self._pace_check = None

@@ -16,6 +16,8 @@ import os
 import sys
 from pathlib import Path
 
+from .. import ui_defaults as defaults
+
 
 def configure(*, fullscreen: bool, rotation: int = 0, width: int = 800, height: int = 480) -> None:
     from .memory import map_large_blocks
@@ -51,8 +53,8 @@ def configure(*, fullscreen: bool, rotation: int = 0, width: int = 800, height: 
     Config.set("postproc", "triple_tap_time", "0")
 
 
-def build_kiosk(socket_path: Path, *, language: str = "en", volume: float = 0.6,
-                blank_after_s: float = 300.0):
+def build_kiosk(socket_path: Path, *, language: str = defaults.LANGUAGE, volume: float = defaults.VOLUME,
+                blank_after_s: float = defaults.BLANK_AFTER_S):
     """The app with its sound (the bath's buzzer when there is no speaker); Kivy configured first."""
     from .app import KioskApp
     from .sound import Sound
@@ -64,8 +66,9 @@ def build_kiosk(socket_path: Path, *, language: str = "en", volume: float = 0.6,
     return app
 
 
-def run_kiosk(socket_path: Path, *, language: str = "en", volume: float = 0.6, fullscreen: bool = False,
-              rotation: int = 0, blank_after_s: float = 300.0) -> int:
+def run_kiosk(socket_path: Path, *, language: str = defaults.LANGUAGE, volume: float = defaults.VOLUME,
+              fullscreen: bool = False, rotation: int = defaults.ROTATION,
+              blank_after_s: float = defaults.BLANK_AFTER_S) -> int:
     configure(fullscreen=fullscreen, rotation=rotation)
     build_kiosk(socket_path, language=language, volume=volume, blank_after_s=blank_after_s).run()
     return 0
@@ -85,10 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         description="The touchscreen with its settings given here; `footbath kiosk` reads them from "
                     "the config and starts this.")
     parser.add_argument("--socket", type=Path, required=True, help="the controller's API socket")
-    parser.add_argument("--language", default="en")
-    parser.add_argument("--volume", type=float, default=0.6)
-    parser.add_argument("--rotation", type=int, default=0)
-    parser.add_argument("--blank-after-s", type=float, default=300.0)
+    parser.add_argument("--language", default=defaults.LANGUAGE)
+    parser.add_argument("--volume", type=float, default=defaults.VOLUME)
+    parser.add_argument("--rotation", type=int, default=defaults.ROTATION)
+    parser.add_argument("--blank-after-s", type=float, default=defaults.BLANK_AFTER_S)
     parser.add_argument("--window", action="store_true", help="an 800x480 window, not full screen")
     args = parser.parse_args(argv)
     return run_kiosk(args.socket, language=args.language, volume=args.volume,
