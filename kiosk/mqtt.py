@@ -125,7 +125,7 @@ class Telemetry:
         self.dropped = 0
         self.sent = 0
         self.rejected_commands = 0
-        self.connected = False  # and the connection's set-up done (availability, discovery)
+        self.connected = False  # accepted by the broker, and availability and discovery sent
         self._link_up = False  # the broker accepted us: the worker may publish
         self.error: str | None = None
         self._last_state: str | None = None
